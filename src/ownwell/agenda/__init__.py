@@ -1,0 +1,1 @@
+"""My day: what a person owes, by due time."""

@@ -1,0 +1,111 @@
+"""The FastAPI application: routers of every domain, error shapes, health."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ownwell import __version__
+from ownwell.clock import Clock, SystemClock
+from ownwell.config import Settings, get_settings
+from ownwell.db import make_engine, make_session_factory
+from ownwell.errors import AppError
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "field": field}}, status_code=status
+    )
+
+
+def _field_of(loc: tuple[object, ...]) -> str | None:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    # pydantic puts the validator name in the path for Annotated/union members; drop it.
+    parts = [p for p in parts if not p.startswith(("function-", "constrained-", "tagged-union["))]
+    return ".".join(parts) or None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        return _error(exc.status_code, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+        if first.get("type") == "json_invalid":
+            return _error(400, "invalid_json", "the request body is not valid JSON")
+        message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
+        field = _field_of(tuple(first.get("loc", ())))
+        if first.get("type") == "missing":
+            message = "this field is required"
+        elif first.get("type") == "extra_forbidden":
+            message = "this field is not part of the API"
+        return _error(422, "invalid", f"{field}: {message}" if field else message, field)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal", "something went wrong on our side; it has been logged")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+
+def create_app(
+    *, settings: Settings | None = None, clock: Clock | None = None, engine: Engine | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="Ownwell",
+        version=__version__,
+        description="Customer care where every problem has one named owner.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    install_error_handlers(app)
+
+    from ownwell.agenda.api import router as agenda_router
+    from ownwell.cases.api import router as cases_router
+    from ownwell.commitments.api import router as commitments_router
+    from ownwell.customers.api import router as customers_router
+    from ownwell.notifications.api import router as outbox_router
+    from ownwell.staff.api import router as staff_router
+
+    for router in (
+        staff_router,
+        customers_router,
+        cases_router,
+        commitments_router,
+        agenda_router,
+        outbox_router,
+    ):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""Cases: one owner always, the status machine, the timeline, transfer, resolve and reopen."""

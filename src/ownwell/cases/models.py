@@ -1,0 +1,114 @@
+"""Tables of the cases domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ownwell.db import Base
+from ownwell.kit.types import IdStr, JsonDoc, UTCDateTime
+from ownwell.customers.models import Customer
+from ownwell.staff.models import Staff
+
+
+class CaseStatus(StrEnum):
+    open = "open"
+    waiting_on_customer = "waiting_on_customer"
+    resolved = "resolved"
+    closed = "closed"
+
+
+ACTIVE_STATUSES = (CaseStatus.open, CaseStatus.waiting_on_customer)
+
+
+class CaseKind(StrEnum):
+    complaint = "complaint"
+    request = "request"
+    question = "question"
+
+
+class CaseChannel(StrEnum):
+    email = "email"
+    web = "web"
+    api = "api"
+    phone = "phone"
+    chat = "chat"
+    proactive = "proactive"
+
+
+class Visibility(StrEnum):
+    customer = "customer"
+    internal = "internal"
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_owner_status_update_due", "owner_id", "status", "next_update_due"),
+        Index("ix_cases_department_status", "caused_by_department_id", "status"),
+        Index("ix_cases_customer_status", "customer_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    # P1: never null, never "the team" — the database itself refuses a case without a person.
+    owner_id: Mapped[str] = mapped_column(
+        ForeignKey("staff.id", ondelete="RESTRICT"), nullable=False
+    )
+    subject: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[CaseKind] = mapped_column(String(20))
+    channel: Mapped[CaseChannel] = mapped_column(String(20))
+    status: Mapped[CaseStatus] = mapped_column(String(30))
+    proactive: Mapped[bool] = mapped_column(Boolean, default=False)
+    caused_by_department_id: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.id", ondelete="RESTRICT")
+    )
+    order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    incident_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    recurring_issue_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    owner: Mapped[Staff] = relationship(lazy="raise", foreign_keys=[owner_id])
+    # Declared so the unit of work inserts parents first; never loaded implicitly.
+    customer: Mapped[Customer] = relationship(lazy="raise")
+
+
+class CaseEvent(Base):
+    """The append-only timeline: who did what to the case, when, and who may see it."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_id", "at"),)
+
+    id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    actor_customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    # Display name as it was when the event happened; the timeline never changes afterwards.
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    visibility: Mapped[Visibility] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+
+    case: Mapped[Case] = relationship(lazy="raise")
+
+
+class CadencePolicy(Base):
+    """How often a customer with an open case of this kind hears from us."""
+
+    __tablename__ = "cadence_policies"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_every_minutes: Mapped[int] = mapped_column(Integer)

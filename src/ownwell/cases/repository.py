@@ -1,0 +1,129 @@
+"""Every query of the cases domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ownwell.cases.models import ACTIVE_STATUSES, CadencePolicy, Case, CaseEvent, Visibility
+from ownwell.errors import NotFound
+from ownwell.kit.ids import looks_like_id
+from ownwell.kit.pagination import paginate_desc
+
+
+def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
+    case = None
+    if looks_like_id("cas", case_id):
+        stmt = select(Case).where(Case.id == case_id).options(joinedload(Case.owner))
+        if for_update:
+            stmt = stmt.with_for_update(of=Case)
+        case = session.scalars(stmt).one_or_none()
+    if case is None:
+        raise NotFound(f"no case with id {case_id!r}")
+    return case
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    owner_id: str | None = None
+    status: str | None = None
+    customer_id: str | None = None
+    caused_by_department_id: str | None = None
+    kind: str | None = None
+    proactive: bool | None = None
+    order_id: str | None = None
+    recurring_issue_id: str | None = None
+
+
+def list_page(
+    session: Session, flt: CaseFilter, *, limit: int, cursor: str | None
+) -> Sequence[Case]:
+    stmt = select(Case).options(joinedload(Case.owner))
+    for column, value in (
+        (Case.owner_id, flt.owner_id),
+        (Case.status, flt.status),
+        (Case.customer_id, flt.customer_id),
+        (Case.caused_by_department_id, flt.caused_by_department_id),
+        (Case.kind, flt.kind),
+        (Case.proactive, flt.proactive),
+        (Case.order_id, flt.order_id),
+        (Case.recurring_issue_id, flt.recurring_issue_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return session.scalars(paginate_desc(stmt, Case.id, limit=limit, cursor=cursor)).all()
+
+
+def timeline(
+    session: Session, case_id: str, *, limit: int, cursor: str | None, customer_only: bool = False
+) -> Sequence[CaseEvent]:
+    stmt = select(CaseEvent).where(CaseEvent.case_id == case_id)
+    if customer_only:
+        stmt = stmt.where(CaseEvent.visibility == Visibility.customer)
+    if cursor:
+        from ownwell.kit.pagination import decode_cursor
+
+        stmt = stmt.where(CaseEvent.id > decode_cursor(cursor))
+    # Oldest first: a timeline reads like the story it is.
+    return session.scalars(stmt.order_by(CaseEvent.id).limit(limit + 1)).all()
+
+
+def recent_customer_events(
+    session: Session, customer_id: str, *, limit: int = 20
+) -> Sequence[CaseEvent]:
+    return session.scalars(
+        select(CaseEvent)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(Case.customer_id == customer_id)
+        .order_by(CaseEvent.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def active_for_customer(session: Session, customer_id: str, *, limit: int = 50) -> Sequence[Case]:
+    return session.scalars(
+        select(Case)
+        .options(joinedload(Case.owner))
+        .where(Case.customer_id == customer_id, Case.status.in_(ACTIVE_STATUSES))
+        .order_by(Case.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def cadence_minutes(session: Session, kind: str) -> int | None:
+    policy = session.get(CadencePolicy, kind)
+    return policy.update_every_minutes if policy else None
+
+
+def cadence_policies(session: Session) -> Sequence[CadencePolicy]:
+    return session.scalars(select(CadencePolicy).order_by(CadencePolicy.kind)).all()
+
+
+def updates_due(session: Session, owner_id: str, *, until: datetime, limit: int) -> Sequence[Case]:
+    return session.scalars(
+        select(Case)
+        .where(
+            Case.owner_id == owner_id,
+            Case.status.in_(ACTIVE_STATUSES),
+            Case.next_update_due <= until,
+        )
+        .order_by(Case.next_update_due)
+        .limit(limit)
+    ).all()
+
+
+def awaiting_first_response(session: Session, owner_id: str, *, limit: int) -> Sequence[Case]:
+    return session.scalars(
+        select(Case)
+        .where(
+            Case.owner_id == owner_id,
+            Case.status.in_(ACTIVE_STATUSES),
+            Case.first_response_at.is_(None),
+        )
+        .order_by(Case.created_at)
+        .limit(limit)
+    ).all()

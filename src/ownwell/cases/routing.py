@@ -1,0 +1,40 @@
+"""Who owns a new case: P2 first (the department that caused it), then the personal contact."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from ownwell.customers.models import Customer
+from ownwell.errors import Conflict
+from ownwell.staff import repository as staff_repository
+from ownwell.staff.models import Staff
+
+
+class RoutedBy(StrEnum):
+    department = "department"
+    personal_contact = "personal_contact"
+    least_loaded = "least_loaded"
+
+
+def choose_owner(
+    session: Session, *, department_id: str | None, customer: Customer
+) -> tuple[Staff, RoutedBy]:
+    """An on-duty member of the causing department (fewest open cases first), else the
+    customer's personal contact when on duty, else the least-loaded agent."""
+    if department_id:
+        member = staff_repository.least_loaded_member(session, department_id)
+        if member is not None:
+            return member, RoutedBy.department
+    if customer.personal_contact_id:
+        contact = session.get(Staff, customer.personal_contact_id)
+        if contact is not None and contact.on_duty:
+            return contact, RoutedBy.personal_contact
+    agent = staff_repository.least_loaded_agent(session)
+    if agent is None:
+        raise Conflict(
+            "nobody is on duty to own this case; add a staff member or put one on duty",
+            code="no_owner_available",
+        )
+    return agent, RoutedBy.least_loaded

@@ -1,0 +1,479 @@
+"""The only writers of cases. Each call is one state change, with its timeline event and any
+outbox rows, in the caller's transaction. They flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ownwell.cases import repository, rules, timeline
+from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseStatus, Visibility
+from ownwell.cases.routing import choose_owner
+from ownwell.cases.schemas import CaseIn, CasePatch
+from ownwell.config import Settings
+from ownwell.customers import repository as customer_repository
+from ownwell.customers import service as customer_service
+from ownwell.customers.models import Customer
+from ownwell.errors import Conflict, InvalidInput, NotFound
+from ownwell.kit.ids import new_id
+from ownwell.notifications import render
+from ownwell.notifications.outbox import enqueue_to_customer
+from ownwell.portal.links import portal_url
+from ownwell.staff import repository as staff_repository
+from ownwell.staff.models import Staff
+from ownwell.staff.service import adjust_open_cases
+
+
+def case_portal_url(case: Case, *, settings: Settings, now: datetime) -> str:
+    return portal_url(
+        settings.base_url,
+        settings.resolved_secret_key(),
+        customer_id=case.customer_id,
+        case_id=case.id,
+        now=now,
+        days=settings.portal_link_days,
+    )
+
+
+def cadence_for(session: Session, kind: str) -> int:
+    return repository.cadence_minutes(session, kind) or rules.DEFAULT_CADENCE_MINUTES[kind]
+
+
+def _department_id(session: Session, department_id: str | None, field: str) -> str | None:
+    if department_id is None:
+        return None
+    try:
+        return staff_repository.get_department(session, department_id).id
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field=field) from exc
+
+
+def _tell_customer(
+    session: Session,
+    *,
+    case: Case,
+    customer: Customer,
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    emails, phones, _ = customer_service.identifiers_of(customer)
+    message = enqueue_to_customer(
+        session,
+        customer=customer,
+        emails=emails,
+        phones=phones,
+        key=key,
+        kind=kind,
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+        case_id=case.id,
+    )
+    if message is None:
+        timeline.record(
+            session,
+            case_id=case.id,
+            kind="message_suppressed",
+            at=now,
+            visibility=Visibility.internal,
+            text=f"Nothing was sent ({kind}): the customer asked not to be contacted.",
+            data={"reason": "do_not_contact", "message_kind": kind},
+        )
+
+
+def _move_status(session: Session, case: Case, new: CaseStatus, *, now: datetime) -> CaseStatus:
+    old = CaseStatus(case.status)
+    if old == new:
+        return old
+    if not rules.can_move(old, new):
+        raise Conflict(
+            f"a case that is {old} cannot become {new}", field="status", code="invalid_transition"
+        )
+    was_active, is_active = rules.is_active(old), rules.is_active(new)
+    if was_active != is_active:
+        adjust_open_cases(session, case.owner_id, 1 if is_active else -1)
+    case.status = new
+    case.updated_at = now
+    return old
+
+
+def create_case(
+    session: Session, *, data: CaseIn, actor: Staff | None, now: datetime, settings: Settings
+) -> Case:
+    if data.customer_id is not None:
+        try:
+            customer = customer_repository.get(session, data.customer_id)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="customer_id") from exc
+    else:
+        assert data.customer is not None
+        customer = customer_service.recognise_or_create(
+            session,
+            data=data.customer,
+            now=now,
+            default_timezone=settings.timezone,
+            prefix="customer.",
+        )
+    department_id = _department_id(session, data.caused_by_department_id, "caused_by_department_id")
+    owner, routed_by = choose_owner(session, department_id=department_id, customer=customer)
+    subject = (data.subject or "").strip() or rules.subject_from_body(data.body)
+    case = Case(
+        id=new_id("cas"),
+        customer_id=customer.id,
+        owner_id=owner.id,
+        subject=subject,
+        kind=data.kind,
+        channel=data.channel,
+        status=CaseStatus.open,
+        proactive=data.channel == CaseChannel.proactive,
+        caused_by_department_id=department_id,
+        order_id=data.order_id,
+        next_update_due=rules.next_update_due(now, cadence_for(session, data.kind)),
+        reopen_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    case.owner = owner
+    session.add(case)
+    adjust_open_cases(session, owner.id, 1)
+    timeline.record(
+        session,
+        case_id=case.id,
+        kind="case_created",
+        at=now,
+        visibility=Visibility.customer,
+        text=data.body,
+        # The customer's own words come first; only a proactive case is opened by us.
+        customer=None if case.proactive else customer,
+        staff=actor if case.proactive else None,
+        data={
+            "subject": subject,
+            "channel": data.channel,
+            "owner": timeline.person(owner),
+            "routed_by": routed_by,
+            "created_by": timeline.person(actor) if actor else None,
+        },
+    )
+    url = case_portal_url(case, settings=settings, now=now)
+    subject_line, body = render.acknowledgement(
+        customer_name=customer.name,
+        owner_name=owner.name,
+        subject=subject,
+        next_update=case.next_update_due,  # type: ignore[arg-type]
+        zone=customer.timezone,
+        portal_url=url,
+    )
+    _tell_customer(
+        session,
+        case=case,
+        customer=customer,
+        key=f"case-ack:{case.id}",
+        kind="acknowledgement",
+        subject=subject_line,
+        body=body,
+        now=now,
+        settings=settings,
+    )
+    session.flush()
+    return case
+
+
+def update_case(
+    session: Session, *, case: Case, patch: CasePatch, actor: Staff, now: datetime
+) -> Case:
+    changes: dict[str, dict[str, object]] = {}
+    given = patch.model_fields_set
+    if "subject" in given and patch.subject is not None and patch.subject != case.subject:
+        changes["subject"] = {"old": case.subject, "new": patch.subject}
+        case.subject = patch.subject
+    if "kind" in given and patch.kind is not None and patch.kind != case.kind:
+        changes["kind"] = {"old": case.kind, "new": patch.kind}
+        case.kind = patch.kind
+    if "caused_by_department_id" in given:
+        new_department = _department_id(
+            session, patch.caused_by_department_id, "caused_by_department_id"
+        )
+        if new_department != case.caused_by_department_id:
+            changes["caused_by_department_id"] = {
+                "old": case.caused_by_department_id,
+                "new": new_department,
+            }
+            case.caused_by_department_id = new_department
+    for field, change in changes.items():
+        timeline.record(
+            session,
+            case_id=case.id,
+            kind=f"{field}_changed" if field != "caused_by_department_id" else "attributed",
+            at=now,
+            visibility=Visibility.internal,
+            staff=actor,
+            data=change,
+        )
+    if changes:
+        case.updated_at = now
+    session.flush()
+    return case
+
+
+def add_message(
+    session: Session,
+    *,
+    case: Case,
+    body: str,
+    visibility: Visibility,
+    actor: Staff,
+    now: datetime,
+    settings: Settings,
+    from_customer: bool = False,
+    wait_for_customer: bool = False,
+) -> None:
+    customer = customer_repository.get(session, case.customer_id)
+    if from_customer:
+        event = timeline.record(
+            session,
+            case_id=case.id,
+            kind="message_in",
+            at=now,
+            visibility=Visibility.customer,
+            text=body,
+            customer=customer,
+            data={"relayed_by": timeline.person(actor)},
+        )
+        if case.status == CaseStatus.waiting_on_customer:
+            _move_status(session, case, CaseStatus.open, now=now)
+        case.updated_at = now
+        session.flush()
+        return
+    if visibility == Visibility.internal:
+        timeline.record(
+            session,
+            case_id=case.id,
+            kind="note",
+            at=now,
+            visibility=visibility,
+            text=body,
+            staff=actor,
+        )
+        case.updated_at = now
+        session.flush()
+        return
+    if not rules.is_active(CaseStatus(case.status)):
+        raise Conflict(
+            f"this case is {case.status}; reopen it before writing to the customer",
+            field="visibility",
+            code="case_not_active",
+        )
+    event = timeline.record(
+        session,
+        case_id=case.id,
+        kind="message_out",
+        at=now,
+        visibility=Visibility.customer,
+        text=body,
+        staff=actor,
+    )
+    # P5: a customer-visible update starts a new cadence window; an internal note does not.
+    case.next_update_due = rules.next_update_due(now, cadence_for(session, case.kind))
+    if case.first_response_at is None:
+        case.first_response_at = now
+    if wait_for_customer:
+        _move_status(session, case, CaseStatus.waiting_on_customer, now=now)
+    case.updated_at = now
+    url = case_portal_url(case, settings=settings, now=now)
+    _tell_customer(
+        session,
+        case=case,
+        customer=customer,
+        key=f"message:{event.id}",
+        kind="reply",
+        subject=f"Re: {case.subject}",
+        body=render.staff_reply(
+            customer_name=customer.name, owner_name=actor.name, text=body, portal_url=url
+        ),
+        now=now,
+        settings=settings,
+    )
+    session.flush()
+
+
+def transfer_case(
+    session: Session,
+    *,
+    case: Case,
+    to: Staff,
+    note: str,
+    actor: Staff,
+    now: datetime,
+    settings: Settings,
+) -> Case:
+    """P1: ownership moves from one named person to another, with a written hand-off."""
+    if not note.strip():
+        raise InvalidInput("a transfer needs a hand-off note", field="handoff_note")
+    if to.id == case.owner_id:
+        raise Conflict(f"{to.name} already owns this case", field="to_staff_id")
+    old_owner = case.owner
+    if rules.is_active(CaseStatus(case.status)):
+        adjust_open_cases(session, old_owner.id, -1)
+        adjust_open_cases(session, to.id, 1)
+    case.owner_id = to.id
+    case.owner = to
+    case.updated_at = now
+    people = {"from": timeline.person(old_owner), "to": timeline.person(to)}
+    timeline.record(
+        session,
+        case_id=case.id,
+        kind="handoff",
+        at=now,
+        visibility=Visibility.internal,
+        text=note.strip(),
+        staff=actor,
+        data=people,
+    )
+    event = timeline.record(
+        session,
+        case_id=case.id,
+        kind="owner_changed",
+        at=now,
+        visibility=Visibility.customer,
+        text=f"{old_owner.name} handed this case to {to.name}, who owns it now.",
+        staff=actor,
+        data=people,
+    )
+    customer = customer_repository.get(session, case.customer_id)
+    subject, body = render.new_owner(
+        customer_name=customer.name,
+        old_owner=old_owner.name,
+        new_owner=to.name,
+        subject=case.subject,
+        portal_url=case_portal_url(case, settings=settings, now=now),
+    )
+    _tell_customer(
+        session,
+        case=case,
+        customer=customer,
+        key=f"owner-changed:{event.id}",
+        kind="owner_changed",
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+    )
+    session.flush()
+    return case
+
+
+def resolve_case(
+    session: Session,
+    *,
+    case: Case,
+    summary: str,
+    tip: str | None,
+    actor: Staff,
+    now: datetime,
+    settings: Settings,
+) -> Case:
+    if CaseStatus(case.status) in (CaseStatus.resolved, CaseStatus.closed):
+        raise Conflict(f"this case is already {case.status}", code="invalid_transition")
+    _move_status(session, case, CaseStatus.resolved, now=now)
+    case.resolved_at = now
+    case.next_update_due = None
+    event = timeline.record(
+        session,
+        case_id=case.id,
+        kind="resolved",
+        at=now,
+        visibility=Visibility.customer,
+        text=summary.strip(),
+        staff=actor,
+        data={"next_issue_tip": tip},
+    )
+    customer = customer_repository.get(session, case.customer_id)
+    subject, body = render.resolution(
+        customer_name=customer.name,
+        owner_name=case.owner.name,
+        subject=case.subject,
+        summary=summary.strip(),
+        tip=tip,
+        portal_url=case_portal_url(case, settings=settings, now=now),
+    )
+    _tell_customer(
+        session,
+        case=case,
+        customer=customer,
+        key=f"resolved:{event.id}",
+        kind="resolution",
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+    )
+    session.flush()
+    return case
+
+
+def reopen_case(
+    session: Session,
+    *,
+    case: Case,
+    reason: str,
+    actor: Staff | None,
+    now: datetime,
+    settings: Settings,
+    customer_actor: Customer | None = None,
+) -> Case:
+    """P9: a case comes back to the same owner, who already knows it."""
+    if rules.is_active(CaseStatus(case.status)):
+        raise Conflict(
+            f"this case is {case.status}, not resolved or closed", code="invalid_transition"
+        )
+    _move_status(session, case, CaseStatus.open, now=now)
+    case.reopen_count += 1
+    case.resolved_at = None
+    case.next_update_due = rules.next_update_due(now, cadence_for(session, case.kind))
+    event = timeline.record(
+        session,
+        case_id=case.id,
+        kind="reopened",
+        at=now,
+        visibility=Visibility.customer,
+        text=reason.strip(),
+        staff=actor,
+        customer=customer_actor,
+    )
+    customer = customer_repository.get(session, case.customer_id)
+    subject, body = render.reopened(
+        customer_name=customer.name,
+        owner_name=case.owner.name,
+        subject=case.subject,
+        reason=reason.strip(),
+        portal_url=case_portal_url(case, settings=settings, now=now),
+    )
+    _tell_customer(
+        session,
+        case=case,
+        customer=customer,
+        key=f"reopened:{event.id}",
+        kind="reopened",
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+    )
+    session.flush()
+    return case
+
+
+def set_cadence(session: Session, *, kind: str, minutes: int) -> None:
+    """Applies to cadence windows that start from now on; open windows keep their due time."""
+    policy = session.get(CadencePolicy, kind)
+    if policy is None:
+        session.add(CadencePolicy(kind=kind, update_every_minutes=minutes))
+    else:
+        policy.update_every_minutes = minutes
+    session.flush()

@@ -1,0 +1,203 @@
+"""The `ownwell` command line. Each command is one transaction (or one per job)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Annotated
+
+import typer
+
+from ownwell.clock import SystemClock
+from ownwell.config import get_settings
+from ownwell.db import make_engine, make_session_factory, unit_of_work
+
+app = typer.Typer(
+    help="Ownwell: customer care where every problem has one named owner.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+user_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+log = logging.getLogger("ownwell")
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _upgrade() -> None:
+    from ownwell.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration not applied yet."""
+    _upgrade()
+    typer.echo("database is at the newest schema")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Sign-in e-mail address.")],
+    name: Annotated[str, typer.Option(help="Full name, as customers will see it.")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin.")],
+    department: Annotated[
+        list[str] | None, typer.Option(help="Department name; created if new. Repeatable.")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password for the web app (10+ characters).")
+    ] = None,
+) -> None:
+    """Add a staff member."""
+    from pydantic import ValidationError
+
+    from ownwell.errors import AppError
+    from ownwell.staff.schemas import StaffIn
+    from ownwell.staff.service import create_staff, ensure_department
+
+    _upgrade()
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    now = SystemClock().now()
+    try:
+        with unit_of_work(factory) as session:
+            departments = [ensure_department(session, name=n, now=now) for n in department or []]
+            data = StaffIn(
+                name=name,
+                email=email,
+                role=role,
+                department_ids=[d.id for d in departments],
+                password=password,
+            )
+            staff = create_staff(session, data=data, now=now)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except AppError as exc:
+        _fail(exc.message)
+    typer.echo(f"created {staff.role} {staff.name} <{staff.email}> ({staff.id})")
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="The staff member's e-mail address.")],
+) -> None:
+    """Print a new API token for a staff member (one line, nothing else)."""
+    from ownwell.customers.rules import normalise_email
+    from ownwell.staff.repository import staff_by_email
+    from ownwell.staff.service import create_token
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        _fail(str(exc))
+    with unit_of_work(factory) as session:
+        staff = staff_by_email(session, address)
+        if staff is None:
+            _fail(f"no staff member with e-mail {address}")
+        token = create_token(session, staff=staff, now=SystemClock().now())  # type: ignore[arg-type]
+    sys.stdout.write(token + "\n")
+
+
+def _start_worker(stop: threading.Event) -> threading.Thread:
+    from ownwell.worker import run_forever
+
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    thread = threading.Thread(
+        target=run_forever,
+        kwargs={
+            "factory": factory,
+            "clock": SystemClock(),
+            "interval_s": settings.worker_interval_s,
+            "stop": stop,
+        },
+        name="ownwell-worker",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Load a demo organisation (once).")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the embedded worker.")
+    ] = False,
+    workers: Annotated[
+        int, typer.Option(help="Web processes (PostgreSQL; SQLite works best with 1).")
+    ] = 1,
+) -> None:
+    """Migrate if needed, then run the web app and API (and the worker)."""
+    import uvicorn
+
+    _logging()
+    settings = get_settings()
+    settings.resolved_secret_key()
+    _upgrade()
+    if demo:
+        from ownwell.demo import load_demo
+
+        load_demo(settings, only_once=True)
+    stop = threading.Event()
+    if not no_worker:
+        _start_worker(stop)
+    log.info("Ownwell on http://%s:%d (API docs at /api/v1/docs)", host, port)
+    try:
+        uvicorn.run(
+            "ownwell.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        stop.set()
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker alone (any number of copies on PostgreSQL)."""
+    _logging()
+    stop = threading.Event()
+    thread = _start_worker(stop)
+    try:
+        while thread.is_alive():
+            thread.join(1)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo organisation into the configured database."""
+    from ownwell.demo import load_demo
+
+    _logging()
+    _upgrade()
+    load_demo(get_settings(), only_once=False)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Customers: identifiers, preferences, personal contact and remembered facts."""

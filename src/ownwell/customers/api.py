@@ -1,0 +1,135 @@
+"""JSON routes for customers: recognition by any identifier, preferences, remembered facts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ownwell.cases import repository as case_repository
+from ownwell.customers import repository, service
+from ownwell.customers.models import Customer, CustomerFact
+from ownwell.customers.schemas import (
+    CaseSummary,
+    CustomerDetail,
+    CustomerIn,
+    CustomerOut,
+    CustomerPatch,
+    FactIn,
+    FactOut,
+    PreferencesOut,
+    QuietHoursOut,
+    TimelineEntry,
+)
+from ownwell.deps import ApiContext
+from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
+from ownwell.kit.text import BoundedText
+
+router = APIRouter(tags=["customers"])
+Cursor = BoundedText(200) | None  # type: ignore[valid-type]
+IdentifierQuery = BoundedText(320) | None  # type: ignore[valid-type]
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    emails, phones, external = service.identifiers_of(customer)
+    quiet = (
+        QuietHoursOut(start=customer.quiet_start, end=customer.quiet_end)
+        if customer.quiet_start and customer.quiet_end
+        else None
+    )
+    return CustomerOut(
+        id=customer.id,
+        name=customer.name,
+        emails=emails,
+        phones=phones,
+        external_ids=external,
+        preferences=PreferencesOut(
+            channel=customer.preferred_channel,
+            quiet_hours=quiet,
+            timezone=customer.timezone,
+            language=customer.language,
+            topics=list(customer.topics or []),
+            do_not_contact=customer.do_not_contact,
+        ),
+        personal_contact_id=customer.personal_contact_id,
+        created_at=customer.created_at,
+    )
+
+
+def fact_out(fact: CustomerFact) -> FactOut:
+    return FactOut(
+        id=fact.id, text=fact.text, created_at=fact.created_at, created_by_id=fact.created_by_id
+    )
+
+
+@router.post("/customers", status_code=201, response_model=CustomerOut)
+def create_customer(body: CustomerIn, ctx: ApiContext) -> CustomerOut:
+    customer = service.create_customer(
+        ctx.session, data=body, now=ctx.now, default_timezone=ctx.settings.timezone
+    )
+    return customer_out(customer)
+
+
+@router.get("/customers", response_model=Page[CustomerOut])
+def list_customers(
+    ctx: ApiContext,
+    identifier: IdentifierQuery = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[CustomerOut]:
+    """All customers, newest first; with `identifier`, the customer holding that e-mail, phone
+    or external id (`system:id`, or just the id), in whatever spelling it was typed."""
+    if identifier is None:
+        rows = repository.list_page(ctx.session, limit=limit, cursor=cursor)
+        items, next_cursor = split_page(rows, limit, lambda c: c.id)
+        return Page[CustomerOut](items=[customer_out(c) for c in items], next_cursor=next_cursor)
+    ids: list[str] = []
+    for key in service.lookup_keys(identifier):
+        held = repository.owners_of(ctx.session, [key])
+        ids.extend(held.values())
+    ids.extend(repository.find_external_any_system(ctx.session, identifier.strip()))
+    found = [repository.get(ctx.session, customer_id) for customer_id in dict.fromkeys(ids)]
+    return Page[CustomerOut](items=[customer_out(c) for c in found], next_cursor=None)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerDetail)
+def get_customer(customer_id: str, ctx: ApiContext) -> CustomerDetail:
+    customer = repository.get(ctx.session, customer_id)
+    base = customer_out(customer)
+    open_cases = [
+        CaseSummary(
+            id=c.id,
+            subject=c.subject,
+            status=c.status,
+            owner={"id": c.owner.id, "name": c.owner.name},
+            next_update_due=c.next_update_due,
+            created_at=c.created_at,
+        )
+        for c in case_repository.active_for_customer(ctx.session, customer.id)
+    ]
+    events = [
+        TimelineEntry(id=e.id, case_id=e.case_id, at=e.at, kind=e.kind, text=e.text)
+        for e in case_repository.recent_customer_events(ctx.session, customer.id)
+    ]
+    return CustomerDetail(
+        **base.model_dump(),
+        facts=[fact_out(f) for f in repository.facts(ctx.session, customer.id)],
+        open_cases=open_cases,
+        recent_timeline=events,
+    )
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+def update_customer(customer_id: str, body: CustomerPatch, ctx: ApiContext) -> CustomerOut:
+    customer = repository.get(ctx.session, customer_id)
+    return customer_out(
+        service.update_customer(ctx.session, customer=customer, patch=body, now=ctx.now)
+    )
+
+
+@router.post("/customers/{customer_id}/facts", status_code=201, response_model=FactOut)
+def add_fact(customer_id: str, body: FactIn, ctx: ApiContext) -> FactOut:
+    customer = repository.get(ctx.session, customer_id)
+    return fact_out(
+        service.add_fact(
+            ctx.session, customer=customer, text=body.text, actor=ctx.actor, now=ctx.now
+        )
+    )

@@ -1,0 +1,87 @@
+"""Every query of the customers domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session, selectinload
+
+from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
+from ownwell.errors import NotFound
+from ownwell.kit.ids import looks_like_id
+
+Key = tuple[str, str, str]  # (kind, system, value)
+
+
+def get(session: Session, customer_id: str, *, field: str | None = None) -> Customer:
+    customer = None
+    if looks_like_id("cus", customer_id):
+        customer = session.scalars(
+            select(Customer)
+            .where(Customer.id == customer_id)
+            .options(selectinload(Customer.identifiers))
+        ).one_or_none()
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id!r}", field=field)
+    return customer
+
+
+def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
+    """Which customer holds each identifier, for those that anyone holds."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            CustomerIdentifier.kind,
+            CustomerIdentifier.system,
+            CustomerIdentifier.value,
+            CustomerIdentifier.customer_id,
+        ).where(
+            tuple_(
+                CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value
+            ).in_(keys)
+        )
+    ).all()
+    return {(r.kind, r.system, r.value): r.customer_id for r in rows}
+
+
+def find_by_identifier(session: Session, key: Key) -> Customer | None:
+    customer_id = session.scalar(
+        select(CustomerIdentifier.customer_id).where(
+            CustomerIdentifier.kind == key[0],
+            CustomerIdentifier.system == key[1],
+            CustomerIdentifier.value == key[2],
+        )
+    )
+    return get(session, customer_id) if customer_id else None
+
+
+def find_external_any_system(session: Session, value: str) -> Sequence[str]:
+    return session.scalars(
+        select(CustomerIdentifier.customer_id).where(
+            CustomerIdentifier.kind == IdentifierKind.external, CustomerIdentifier.value == value
+        )
+    ).all()
+
+
+def list_page(session: Session, *, limit: int, cursor: str | None) -> Sequence[Customer]:
+    from ownwell.kit.pagination import paginate_desc
+
+    stmt = paginate_desc(
+        select(Customer).options(selectinload(Customer.identifiers)),
+        Customer.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return session.scalars(stmt).all()
+
+
+def facts(session: Session, customer_id: str) -> Sequence[CustomerFact]:
+    return session.scalars(
+        select(CustomerFact)
+        .where(CustomerFact.customer_id == customer_id)
+        .order_by(CustomerFact.created_at.desc(), CustomerFact.id.desc())
+        .limit(100)
+    ).all()

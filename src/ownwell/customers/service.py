@@ -1,0 +1,228 @@
+"""The only writers of the customers domain. They flush, never commit."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ownwell.customers import repository, rules
+from ownwell.customers.models import (
+    Channel,
+    Customer,
+    CustomerFact,
+    CustomerIdentifier,
+    IdentifierKind,
+)
+from ownwell.customers.schemas import CustomerIn, CustomerPatch, PreferencesIn
+from ownwell.errors import Conflict, InvalidInput, NotFound
+from ownwell.kit.ids import new_id
+from ownwell.staff import repository as staff_repository
+from ownwell.staff.models import Staff
+
+Key = repository.Key
+
+
+def identifier_keys(data: CustomerIn | CustomerPatch) -> list[tuple[str, Key]]:
+    """(field path, identifier key) for every identifier in the input, in input order."""
+    keys: list[tuple[str, Key]] = []
+    for i, email in enumerate(data.emails or []):
+        keys.append((f"emails.{i}", (IdentifierKind.email, "", email)))
+    for i, phone in enumerate(data.phones or []):
+        keys.append((f"phones.{i}", (IdentifierKind.phone, "", phone)))
+    for system, value in (data.external_ids or {}).items():
+        keys.append((f"external_ids.{system}", (IdentifierKind.external, system, value)))
+    return keys
+
+
+def _apply_preferences(customer: Customer, prefs: PreferencesIn | None) -> None:
+    if prefs is None:
+        return
+    given = prefs.model_fields_set
+    if "channel" in given and prefs.channel is not None:
+        customer.preferred_channel = prefs.channel
+    if "quiet_hours" in given:
+        customer.quiet_start = prefs.quiet_hours.start if prefs.quiet_hours else None
+        customer.quiet_end = prefs.quiet_hours.end if prefs.quiet_hours else None
+    if "timezone" in given and prefs.timezone is not None:
+        customer.timezone = prefs.timezone
+    if "language" in given:
+        customer.language = prefs.language
+    if "topics" in given:
+        customer.topics = list(dict.fromkeys(prefs.topics or []))
+    if "do_not_contact" in given and prefs.do_not_contact is not None:
+        customer.do_not_contact = prefs.do_not_contact
+
+
+def _personal_contact(session: Session, staff_id: str | None, field: str) -> str | None:
+    if staff_id is None:
+        return None
+    try:
+        return staff_repository.get_staff(session, staff_id).id
+    except NotFound as exc:
+        raise InvalidInput(exc.message, field=field) from exc
+
+
+def _check_free(
+    session: Session, keys: list[tuple[str, Key]], *, owner_id: str | None, prefix: str
+) -> None:
+    held = repository.owners_of(session, [k for _, k in keys])
+    for path, key in keys:
+        holder = held.get(key)
+        if holder is not None and holder != owner_id:
+            raise Conflict(f"{key[2]} already belongs to customer {holder}", field=prefix + path)
+
+
+def create_customer(
+    session: Session, *, data: CustomerIn, now: datetime, default_timezone: str, prefix: str = ""
+) -> Customer:
+    keys = identifier_keys(data)
+    _check_free(session, keys, owner_id=None, prefix=prefix)
+    customer = Customer(
+        id=new_id("cus"),
+        name=(data.name or "").strip() or rules.default_name(data.emails, data.phones),
+        personal_contact_id=_personal_contact(
+            session, data.personal_contact_id, prefix + "personal_contact_id"
+        ),
+        preferred_channel=Channel.email,
+        timezone=default_timezone,
+        topics=[],
+        do_not_contact=False,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_preferences(customer, data.preferences)
+    customer.identifiers = [
+        CustomerIdentifier(id=new_id("cid"), kind=k[0], system=k[1], value=k[2])
+        for k in dict.fromkeys(key for _, key in keys)
+    ]
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def recognise_or_create(
+    session: Session, *, data: CustomerIn, now: datetime, default_timezone: str, prefix: str
+) -> Customer:
+    """The customer holding any of these identifiers, taught the new ones; else a new customer.
+
+    Concurrent first contacts from the same address race on the unique identifier; the loser
+    retries inside a savepoint and lands on the winner's customer.
+    """
+    keys = identifier_keys(data)
+    if not keys:
+        raise InvalidInput(
+            "give at least one e-mail, phone or external id", field=prefix + "emails"
+        )
+    for _attempt in range(3):
+        held = repository.owners_of(session, [k for _, k in keys])
+        holder = next((held[k] for _, k in keys if k in held), None)
+        try:
+            with session.begin_nested():
+                if holder is None:
+                    return create_customer(
+                        session,
+                        data=data,
+                        now=now,
+                        default_timezone=default_timezone,
+                        prefix=prefix,
+                    )
+                customer = repository.get(session, holder)
+                fresh = [k for _, k in keys if k not in held]
+                for key in dict.fromkeys(fresh):
+                    customer.identifiers.append(
+                        CustomerIdentifier(
+                            id=new_id("cid"), kind=key[0], system=key[1], value=key[2]
+                        )
+                    )
+                session.flush()
+                return customer
+        except IntegrityError:
+            continue
+    raise Conflict(
+        "this customer is being created by another request; try again", field=prefix + "emails"
+    )
+
+
+def update_customer(
+    session: Session, *, customer: Customer, patch: CustomerPatch, now: datetime
+) -> Customer:
+    given = patch.model_fields_set
+    if "name" in given and patch.name is not None:
+        customer.name = patch.name.strip()
+    if "personal_contact_id" in given:
+        customer.personal_contact_id = _personal_contact(
+            session, patch.personal_contact_id, "personal_contact_id"
+        )
+    _apply_preferences(customer, patch.preferences)
+    replaced = {
+        IdentifierKind.email: patch.emails,
+        IdentifierKind.phone: patch.phones,
+        IdentifierKind.external: patch.external_ids,
+    }
+    if any(v is not None for v in replaced.values()):
+        keys = identifier_keys(patch)
+        _check_free(session, keys, owner_id=customer.id, prefix="")
+        kinds = {kind for kind, value in replaced.items() if value is not None}
+        wanted = {key for _, key in keys if key[0] in kinds}
+        current = {(i.kind, i.system, i.value): i for i in customer.identifiers}
+        for key, identifier in current.items():
+            if key[0] in kinds and key not in wanted:
+                customer.identifiers.remove(identifier)
+        session.flush()
+        for key in [k for _, k in keys if k[0] in kinds and k not in current]:
+            customer.identifiers.append(
+                CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
+            )
+    customer.updated_at = now
+    session.flush()
+    return customer
+
+
+def add_fact(
+    session: Session, *, customer: Customer, text: str, actor: Staff | None, now: datetime
+) -> CustomerFact:
+    fact = CustomerFact(
+        id=new_id("fct"),
+        customer_id=customer.id,
+        text=text.strip(),
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+        data={},
+    )
+    session.add(fact)
+    customer.updated_at = now
+    session.flush()
+    return fact
+
+
+def identifiers_of(customer: Customer) -> tuple[list[str], list[str], dict[str, str]]:
+    emails = [i.value for i in customer.identifiers if i.kind == IdentifierKind.email]
+    phones = [i.value for i in customer.identifiers if i.kind == IdentifierKind.phone]
+    external = {
+        i.system: i.value for i in customer.identifiers if i.kind == IdentifierKind.external
+    }
+    return emails, phones, external
+
+
+def lookup_keys(raw: str) -> list[Key]:
+    """Every identifier a typed string could be, in any spelling the customer might use."""
+    keys: list[Key] = []
+    text = raw.strip()
+    with contextlib.suppress(ValueError):
+        keys.append((IdentifierKind.email, "", rules.normalise_email(text)))
+    with contextlib.suppress(ValueError):
+        keys.append((IdentifierKind.phone, "", rules.normalise_phone(text)))
+    if ":" in text:
+        system, _, value = text.partition(":")
+        with contextlib.suppress(ValueError):
+            keys.append(
+                (
+                    IdentifierKind.external,
+                    rules.normalise_system(system),
+                    rules.normalise_external_id(value),
+                )
+            )
+    return keys

@@ -1,0 +1,30 @@
+"""Opaque, roughly time-ordered string ids (so keyset pagination follows creation order)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+
+
+def _encode(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, rem = divmod(number, 32)
+        chars.append(_ALPHABET[rem])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    # Wall time here only orders ids for pagination; business time always comes from the Clock.
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
+
+
+def looks_like_id(prefix: str, value: str) -> bool:
+    """Cheap shape check, so an id from a URL never reaches the database malformed."""
+    if len(value) != len(prefix) + 27 or not value.startswith(prefix + "_"):
+        return False
+    return all(c in _ALPHABET for c in value[len(prefix) + 1 :])

@@ -1,0 +1,105 @@
+"""enqueue(): the one way to say something to someone. It writes a row; the worker sends it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ownwell.config import Settings
+from ownwell.customers.models import Channel, Customer
+from ownwell.kit.ids import new_id
+from ownwell.notifications import rules
+from ownwell.notifications.models import OutboxMessage, OutboxStatus
+
+
+def _initial_status(channel: Channel, settings: Settings) -> OutboxStatus:
+    # With no SMTP server configured, e-mail is held (visible in the UI), never dropped.
+    if channel == Channel.email and not settings.smtp_host:
+        return OutboxStatus.held
+    return OutboxStatus.queued
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: Channel,
+    recipient: str,
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    settings: Settings,
+    case_id: str | None = None,
+    customer_id: str | None = None,
+    staff_id: str | None = None,
+    not_before: datetime | None = None,
+    headers: dict[str, Any] | None = None,
+) -> OutboxMessage:
+    """Queue one message in the caller's transaction; the same key never queues twice."""
+    existing = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    message = OutboxMessage(
+        id=new_id("msg"),
+        idempotency_key=key,
+        case_id=case_id,
+        channel=channel,
+        recipient=recipient,
+        recipient_customer_id=customer_id,
+        recipient_staff_id=staff_id,
+        kind=kind,
+        subject=subject,
+        body=body,
+        headers=headers or {},
+        status=_initial_status(channel, settings),
+        attempts=0,
+        next_attempt_at=not_before or now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def enqueue_to_customer(
+    session: Session,
+    *,
+    customer: Customer,
+    emails: list[str],
+    phones: list[str],
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    settings: Settings,
+    case_id: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a message by the customer's preferences; None when they asked not to be contacted."""
+    if customer.do_not_contact:
+        return None
+    channel, recipient = rules.choose_route(
+        customer.preferred_channel, emails=emails, phones=phones, customer_id=customer.id
+    )
+    not_before = rules.quiet_until(
+        now, start=customer.quiet_start, end=customer.quiet_end, zone=customer.timezone
+    )
+    return enqueue(
+        session,
+        key=key,
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+        case_id=case_id,
+        customer_id=customer.id,
+        not_before=not_before,
+    )

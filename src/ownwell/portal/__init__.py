@@ -1,0 +1,1 @@
+"""The customer portal, reached by a signed link scoped to one customer."""

@@ -1,0 +1,1 @@
+"""Departments, staff members, roles, authority limits and API tokens."""

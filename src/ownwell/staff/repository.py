@@ -1,0 +1,100 @@
+"""Every query of the staff domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ownwell.errors import NotFound
+from ownwell.kit.ids import looks_like_id
+from ownwell.kit.pagination import paginate_desc
+from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_departments
+
+
+def get_department(session: Session, department_id: str, *, field: str | None = None) -> Department:
+    department = (
+        session.get(Department, department_id) if looks_like_id("dep", department_id) else None
+    )
+    if department is None:
+        raise NotFound(f"no department with id {department_id!r}", field=field)
+    return department
+
+
+def department_by_name_key(session: Session, name_key: str) -> Department | None:
+    return session.scalars(select(Department).where(Department.name_key == name_key)).one_or_none()
+
+
+def list_departments(session: Session, *, limit: int, cursor: str | None) -> Sequence[Department]:
+    return session.scalars(
+        paginate_desc(select(Department), Department.id, limit=limit, cursor=cursor)
+    ).all()
+
+
+def get_staff(session: Session, staff_id: str, *, field: str | None = None) -> Staff:
+    staff = None
+    if looks_like_id("stf", staff_id):
+        staff = session.scalars(
+            select(Staff).where(Staff.id == staff_id).options(selectinload(Staff.departments))
+        ).one_or_none()
+    if staff is None:
+        raise NotFound(f"no staff member with id {staff_id!r}", field=field)
+    return staff
+
+
+def staff_by_email(session: Session, email: str) -> Staff | None:
+    return session.scalars(
+        select(Staff).where(Staff.email == email).options(selectinload(Staff.departments))
+    ).one_or_none()
+
+
+def list_staff(session: Session, *, limit: int, cursor: str | None) -> Sequence[Staff]:
+    stmt = select(Staff).options(selectinload(Staff.departments))
+    return session.scalars(paginate_desc(stmt, Staff.id, limit=limit, cursor=cursor)).all()
+
+
+def staff_for_token(session: Session, token_hash: str) -> Staff | None:
+    return session.scalars(
+        select(Staff)
+        .join(ApiToken, ApiToken.staff_id == Staff.id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+
+
+def least_loaded_member(session: Session, department_id: str) -> Staff | None:
+    """The on-duty member of a department with the fewest open cases."""
+    return session.scalars(
+        select(Staff)
+        .join(staff_departments, staff_departments.c.staff_id == Staff.id)
+        .where(staff_departments.c.department_id == department_id, Staff.on_duty.is_(True))
+        .order_by(Staff.open_case_count, Staff.id)
+        .limit(1)
+    ).one_or_none()
+
+
+def least_loaded_agent(session: Session) -> Staff | None:
+    """The on-duty agent with the fewest open cases; any on-duty person if there is no agent."""
+    for roles in ((Role.agent,), (Role.agent, Role.supervisor, Role.admin)):
+        staff = session.scalars(
+            select(Staff)
+            .where(Staff.on_duty.is_(True), Staff.role.in_(roles))
+            .order_by(Staff.open_case_count, Staff.id)
+            .limit(1)
+        ).one_or_none()
+        if staff is not None:
+            return staff
+    return None
+
+
+def supervisors_of(session: Session, department_ids: Sequence[str]) -> Sequence[Staff]:
+    return session.scalars(
+        select(Staff)
+        .join(staff_departments, staff_departments.c.staff_id == Staff.id)
+        .where(
+            staff_departments.c.department_id.in_(department_ids),
+            Staff.role.in_((Role.supervisor, Role.admin)),
+        )
+        .order_by(Staff.id)
+        .distinct()
+    ).all()

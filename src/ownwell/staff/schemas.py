@@ -1,0 +1,80 @@
+"""Pydantic shapes of the staff domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
+
+from ownwell.customers.rules import normalise_email
+from ownwell.kit.text import BoundedText, Money, RequiredText
+from ownwell.staff.models import Role
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DepartmentIn(Strict):
+    name: RequiredText(100)  # type: ignore[valid-type]
+
+
+class DepartmentOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class Authority(Strict):
+    """The most a person may give on their own authority, per kind of resolution offer."""
+
+    refund: Money = Decimal(0)
+    credit: Money = Decimal(0)
+    replacement: Money = Decimal(0)
+    goodwill: Money = Decimal(0)
+
+
+StaffEmail = Annotated[BoundedText(320, min_length=3), AfterValidator(normalise_email)]
+
+
+class StaffIn(Strict):
+    name: RequiredText(200)  # type: ignore[valid-type]
+    email: StaffEmail
+    role: Role
+    department_ids: list[BoundedText(40)] = Field(default_factory=list, max_length=50)  # type: ignore[valid-type]
+    authority: Authority = Field(default_factory=Authority)
+    password: BoundedText(200, min_length=10) | None = None  # type: ignore[valid-type]
+    on_duty: bool = True
+
+
+class StaffPatch(Strict):
+    name: RequiredText(200) | None = None  # type: ignore[valid-type]
+    role: Role | None = None
+    department_ids: list[BoundedText(40)] | None = Field(default=None, max_length=50)  # type: ignore[valid-type]
+    authority: Authority | None = None
+    on_duty: bool | None = None
+
+
+class AuthorityOut(BaseModel):
+    refund: Decimal
+    credit: Decimal
+    replacement: Decimal
+    goodwill: Decimal
+
+    @field_serializer("refund", "credit", "replacement", "goodwill")
+    def _as_string(self, value: Decimal) -> str:
+        return f"{value:.2f}"
+
+
+class StaffOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    role: Role
+    department_ids: list[str]
+    authority: AuthorityOut
+    on_duty: bool
+    open_case_count: int
+    created_at: datetime
