@@ -154,7 +154,9 @@ def make_staff_token(session_factory, clock: FrozenClock, *, name: str, email: s
 @pytest.fixture
 def admin(client: TestClient, session_factory, clock: FrozenClock) -> Api:  # type: ignore[no-untyped-def]
     """The organisation's first admin, made the way `ownwell user create` makes one."""
-    token = make_staff_token(session_factory, clock, name="Ada Admin", email="ada@ownwell.test", role=Role.admin)
+    token = make_staff_token(
+        session_factory, clock, name="Ada Admin", email="ada@ownwell.test", role=Role.admin
+    )
     return Api(client, token)
 
 

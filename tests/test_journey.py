@@ -15,7 +15,12 @@ def test_customer_case_owned_transferred_and_promise_broken(admin, as_token, clo
     care = admin.post("/departments", {"name": "Customer Care"}).json()
     tomas = admin.post(
         "/staff",
-        {"name": "Tomás Silva", "email": "tomas@acme.test", "role": "agent", "department_ids": [shipping["id"]]},
+        {
+            "name": "Tomás Silva",
+            "email": "tomas@acme.test",
+            "role": "agent",
+            "department_ids": [shipping["id"]],
+        },
     ).json()
     priya = admin.post(
         "/staff",
@@ -56,7 +61,9 @@ def test_customer_case_owned_transferred_and_promise_broken(admin, as_token, clo
     refused = tomas_api.post(f"/cases/{case['id']}/transfer", {"to_staff_id": priya["id"]})
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "handoff_note"
-    blank = tomas_api.post(f"/cases/{case['id']}/transfer", {"to_staff_id": priya["id"], "handoff_note": "  "})
+    blank = tomas_api.post(
+        f"/cases/{case['id']}/transfer", {"to_staff_id": priya["id"], "handoff_note": "  "}
+    )
     assert blank.status_code == 422
     assert blank.json()["error"]["field"] == "handoff_note"
     moved = tomas_api.post(
@@ -84,7 +91,9 @@ def test_customer_case_owned_transferred_and_promise_broken(admin, as_token, clo
     assert promise.status_code == 201, promise.text
     agenda = priya_api.get("/agenda").json()["items"]
     assert any(i["kind"] == "commitment" and i["commitment_id"] == promise.json()["id"] for i in agenda)
-    assert not any(i.get("commitment_id") == promise.json()["id"] for i in tomas_api.get("/agenda").json()["items"])
+    assert not any(
+        i.get("commitment_id") == promise.json()["id"] for i in tomas_api.get("/agenda").json()["items"]
+    )
 
     clock.advance(timedelta(hours=3))
     with unit_of_work(session_factory) as session:

@@ -22,9 +22,7 @@ API_PREFIX = "/api/v1"
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "field": field}}, status_code=status
-    )
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
 
 
 def _field_of(loc: tuple[object, ...]) -> str | None:

@@ -27,9 +27,7 @@ log = logging.getLogger("ownwell")
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _fail(message: str) -> None:
@@ -58,9 +56,7 @@ def user_create(
     department: Annotated[
         list[str] | None, typer.Option(help="Department name; created if new. Repeatable.")
     ] = None,
-    password: Annotated[
-        str | None, typer.Option(help="Password for the web app (10+ characters).")
-    ] = None,
+    password: Annotated[str | None, typer.Option(help="Password for the web app (10+ characters).")] = None,
 ) -> None:
     """Add a staff member."""
     from pydantic import ValidationError
@@ -140,12 +136,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Load a demo organisation (once).")] = False,
-    no_worker: Annotated[
-        bool, typer.Option("--no-worker", help="Do not run the embedded worker.")
-    ] = False,
-    workers: Annotated[
-        int, typer.Option(help="Web processes (PostgreSQL; SQLite works best with 1).")
-    ] = 1,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the embedded worker.")] = False,
+    workers: Annotated[int, typer.Option(help="Web processes (PostgreSQL; SQLite works best with 1).")] = 1,
 ) -> None:
     """Migrate if needed, then run the web app and API (and the worker)."""
     import uvicorn

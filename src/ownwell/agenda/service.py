@@ -21,9 +21,7 @@ def agenda_for(session: Session, *, staff_id: str, until: datetime, limit: int) 
             commitment_id=c.id,
             text=c.text,
         )
-        for c in commitment_repository.pending_for_owner(
-            session, staff_id, until=until, limit=limit
-        )
+        for c in commitment_repository.pending_for_owner(session, staff_id, until=until, limit=limit)
     ]
     items += [
         AgendaItem(

@@ -78,9 +78,7 @@ def event_out(event: CaseEvent) -> EventOut:
 @router.post("/cases", status_code=201, response_model=CaseOut)
 def create_case(body: CaseIn, ctx: ApiContext) -> CaseOut:
     """A customer's problem in their own words; it comes back owned by one named person."""
-    case = service.create_case(
-        ctx.session, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
-    )
+    case = service.create_case(ctx.session, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings)
     return case_out(case, settings=ctx.settings, now=ctx.now)
 
 
@@ -130,9 +128,7 @@ def update_case(case_id: str, body: CasePatch, ctx: ApiContext) -> CaseOut:
 
 
 @router.get("/cases/{case_id}/timeline", response_model=Page[EventOut])
-def get_timeline(
-    case_id: str, ctx: ApiContext, limit: int = 200, cursor: Cursor = None
-) -> Page[EventOut]:
+def get_timeline(case_id: str, ctx: ApiContext, limit: int = 200, cursor: Cursor = None) -> Page[EventOut]:
     case = repository.get(ctx.session, case_id)
     check_limit(limit)
     rows = repository.timeline(ctx.session, case.id, limit=limit, cursor=cursor)
@@ -211,10 +207,7 @@ def reopen(case_id: str, body: ReopenIn, ctx: ApiContext) -> CaseOut:
 
 @router.get("/cadence-policies", response_model=list[CadenceOut], tags=["settings"])
 def list_cadence(ctx: ApiContext) -> list[CadenceOut]:
-    return [
-        CadenceOut(kind=k, update_every_minutes=service.cadence_for(ctx.session, k))
-        for k in CaseKind
-    ]
+    return [CadenceOut(kind=k, update_every_minutes=service.cadence_for(ctx.session, k)) for k in CaseKind]
 
 
 @router.put("/cadence-policies/{kind}", response_model=CadenceOut, tags=["settings"])

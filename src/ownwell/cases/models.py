@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ownwell.customers.models import Customer
 from ownwell.db import Base
 from ownwell.kit.types import IdStr, JsonDoc, UTCDateTime
-from ownwell.customers.models import Customer
 from ownwell.staff.models import Staff
 
 
@@ -56,9 +56,7 @@ class Case(Base):
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
     # P1: never null, never "the team" — the database itself refuses a case without a person.
-    owner_id: Mapped[str] = mapped_column(
-        ForeignKey("staff.id", ondelete="RESTRICT"), nullable=False
-    )
+    owner_id: Mapped[str] = mapped_column(ForeignKey("staff.id", ondelete="RESTRICT"), nullable=False)
     subject: Mapped[str] = mapped_column(String(300))
     kind: Mapped[CaseKind] = mapped_column(String(20))
     channel: Mapped[CaseChannel] = mapped_column(String(20))
@@ -93,9 +91,7 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(40))
     actor_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
-    actor_customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL")
-    )
+    actor_customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
     # Display name as it was when the event happened; the timeline never changes afterwards.
     actor_name: Mapped[str | None] = mapped_column(String(200))
     visibility: Mapped[Visibility] = mapped_column(String(20))

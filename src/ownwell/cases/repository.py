@@ -39,9 +39,7 @@ class CaseFilter:
     recurring_issue_id: str | None = None
 
 
-def list_page(
-    session: Session, flt: CaseFilter, *, limit: int, cursor: str | None
-) -> Sequence[Case]:
+def list_page(session: Session, flt: CaseFilter, *, limit: int, cursor: str | None) -> Sequence[Case]:
     stmt = select(Case).options(joinedload(Case.owner))
     for column, value in (
         (Case.owner_id, flt.owner_id),
@@ -72,9 +70,7 @@ def timeline(
     return session.scalars(stmt.order_by(CaseEvent.id).limit(limit + 1)).all()
 
 
-def recent_customer_events(
-    session: Session, customer_id: str, *, limit: int = 20
-) -> Sequence[CaseEvent]:
+def recent_customer_events(session: Session, customer_id: str, *, limit: int = 20) -> Sequence[CaseEvent]:
     return session.scalars(
         select(CaseEvent)
         .join(Case, Case.id == CaseEvent.case_id)

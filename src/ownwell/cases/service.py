@@ -92,9 +92,7 @@ def _move_status(session: Session, case: Case, new: CaseStatus, *, now: datetime
     if old == new:
         return old
     if not rules.can_move(old, new):
-        raise Conflict(
-            f"a case that is {old} cannot become {new}", field="status", code="invalid_transition"
-        )
+        raise Conflict(f"a case that is {old} cannot become {new}", field="status", code="invalid_transition")
     was_active, is_active = rules.is_active(old), rules.is_active(new)
     if was_active != is_active:
         adjust_open_cases(session, case.owner_id, 1 if is_active else -1)
@@ -184,9 +182,7 @@ def create_case(
     return case
 
 
-def update_case(
-    session: Session, *, case: Case, patch: CasePatch, actor: Staff, now: datetime
-) -> Case:
+def update_case(session: Session, *, case: Case, patch: CasePatch, actor: Staff, now: datetime) -> Case:
     changes: dict[str, dict[str, object]] = {}
     given = patch.model_fields_set
     if "subject" in given and patch.subject is not None and patch.subject != case.subject:
@@ -196,9 +192,7 @@ def update_case(
         changes["kind"] = {"old": case.kind, "new": patch.kind}
         case.kind = patch.kind
     if "caused_by_department_id" in given:
-        new_department = _department_id(
-            session, patch.caused_by_department_id, "caused_by_department_id"
-        )
+        new_department = _department_id(session, patch.caused_by_department_id, "caused_by_department_id")
         if new_department != case.caused_by_department_id:
             changes["caused_by_department_id"] = {
                 "old": case.caused_by_department_id,
@@ -429,9 +423,7 @@ def reopen_case(
 ) -> Case:
     """P9: a case comes back to the same owner, who already knows it."""
     if rules.is_active(CaseStatus(case.status)):
-        raise Conflict(
-            f"this case is {case.status}, not resolved or closed", code="invalid_transition"
-        )
+        raise Conflict(f"this case is {case.status}, not resolved or closed", code="invalid_transition")
     _move_status(session, case, CaseStatus.open, now=now)
     case.reopen_count += 1
     case.resolved_at = None

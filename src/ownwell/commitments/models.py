@@ -47,9 +47,7 @@ class CommitmentRenegotiation(Base):
     __tablename__ = "commitment_renegotiations"
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
-    commitment_id: Mapped[str] = mapped_column(
-        ForeignKey("commitments.id", ondelete="CASCADE"), index=True
-    )
+    commitment_id: Mapped[str] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"), index=True)
     old_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     new_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text)

@@ -14,6 +14,4 @@ def require_can_change(actor: Staff, commitment: Commitment, case: Case) -> Comm
         Role.admin,
     ):
         return commitment
-    raise Forbidden(
-        "only the person who made this promise, the case owner or a supervisor may change it"
-    )
+    raise Forbidden("only the person who made this promise, the case owner or a supervisor may change it")

@@ -27,15 +27,11 @@ def get(session: Session, commitment_id: str, *, for_update: bool = False) -> Co
 
 def for_case(session: Session, case_id: str) -> Sequence[Commitment]:
     return session.scalars(
-        select(Commitment)
-        .where(Commitment.case_id == case_id)
-        .order_by(Commitment.due_at, Commitment.id)
+        select(Commitment).where(Commitment.case_id == case_id).order_by(Commitment.due_at, Commitment.id)
     ).all()
 
 
-def renegotiations(
-    session: Session, commitment_ids: Sequence[str]
-) -> Sequence[CommitmentRenegotiation]:
+def renegotiations(session: Session, commitment_ids: Sequence[str]) -> Sequence[CommitmentRenegotiation]:
     if not commitment_ids:
         return []
     return session.scalars(

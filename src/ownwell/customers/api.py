@@ -55,9 +55,7 @@ def customer_out(customer: Customer) -> CustomerOut:
 
 
 def fact_out(fact: CustomerFact) -> FactOut:
-    return FactOut(
-        id=fact.id, text=fact.text, created_at=fact.created_at, created_by_id=fact.created_by_id
-    )
+    return FactOut(id=fact.id, text=fact.text, created_at=fact.created_at, created_by_id=fact.created_by_id)
 
 
 @router.post("/customers", status_code=201, response_model=CustomerOut)
@@ -120,16 +118,12 @@ def get_customer(customer_id: str, ctx: ApiContext) -> CustomerDetail:
 @router.patch("/customers/{customer_id}", response_model=CustomerOut)
 def update_customer(customer_id: str, body: CustomerPatch, ctx: ApiContext) -> CustomerOut:
     customer = repository.get(ctx.session, customer_id)
-    return customer_out(
-        service.update_customer(ctx.session, customer=customer, patch=body, now=ctx.now)
-    )
+    return customer_out(service.update_customer(ctx.session, customer=customer, patch=body, now=ctx.now))
 
 
 @router.post("/customers/{customer_id}/facts", status_code=201, response_model=FactOut)
 def add_fact(customer_id: str, body: FactIn, ctx: ApiContext) -> FactOut:
     customer = repository.get(ctx.session, customer_id)
     return fact_out(
-        service.add_fact(
-            ctx.session, customer=customer, text=body.text, actor=ctx.actor, now=ctx.now
-        )
+        service.add_fact(ctx.session, customer=customer, text=body.text, actor=ctx.actor, now=ctx.now)
     )

@@ -30,9 +30,7 @@ class Customer(Base):
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    personal_contact_id: Mapped[str | None] = mapped_column(
-        ForeignKey("staff.id", ondelete="SET NULL")
-    )
+    personal_contact_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     preferred_channel: Mapped[Channel] = mapped_column(String(20), default=Channel.email)
     quiet_start: Mapped[str | None] = mapped_column(String(5))
     quiet_end: Mapped[str | None] = mapped_column(String(5))
@@ -55,9 +53,7 @@ class CustomerIdentifier(Base):
     __table_args__ = (UniqueConstraint("kind", "system", "value"),)
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[IdentifierKind] = mapped_column(String(20))
     # For external ids, the system that issued them ("shopify"); empty for e-mails and phones.
     system: Mapped[str] = mapped_column(String(50), default="")
@@ -70,9 +66,7 @@ class CustomerFact(Base):
     __tablename__ = "customer_facts"
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
-    customer_id: Mapped[str] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

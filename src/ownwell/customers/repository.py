@@ -18,9 +18,7 @@ def get(session: Session, customer_id: str, *, field: str | None = None) -> Cust
     customer = None
     if looks_like_id("cus", customer_id):
         customer = session.scalars(
-            select(Customer)
-            .where(Customer.id == customer_id)
-            .options(selectinload(Customer.identifiers))
+            select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.identifiers))
         ).one_or_none()
     if customer is None:
         raise NotFound(f"no customer with id {customer_id!r}", field=field)
@@ -39,9 +37,7 @@ def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
             CustomerIdentifier.value,
             CustomerIdentifier.customer_id,
         ).where(
-            tuple_(
-                CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value
-            ).in_(keys)
+            tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(keys)
         )
     ).all()
     return {(r.kind, r.system, r.value): r.customer_id for r in rows}

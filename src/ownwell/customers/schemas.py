@@ -17,9 +17,7 @@ def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {value!r}; use an IANA name like Europe/Paris"
-        ) from exc
+        raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Paris") from exc
     return value
 
 

@@ -65,9 +65,7 @@ def _personal_contact(session: Session, staff_id: str | None, field: str) -> str
         raise InvalidInput(exc.message, field=field) from exc
 
 
-def _check_free(
-    session: Session, keys: list[tuple[str, Key]], *, owner_id: str | None, prefix: str
-) -> None:
+def _check_free(session: Session, keys: list[tuple[str, Key]], *, owner_id: str | None, prefix: str) -> None:
     held = repository.owners_of(session, [k for _, k in keys])
     for path, key in keys:
         holder = held.get(key)
@@ -113,9 +111,7 @@ def recognise_or_create(
     """
     keys = identifier_keys(data)
     if not keys:
-        raise InvalidInput(
-            "give at least one e-mail, phone or external id", field=prefix + "emails"
-        )
+        raise InvalidInput("give at least one e-mail, phone or external id", field=prefix + "emails")
     for _attempt in range(3):
         held = repository.owners_of(session, [k for _, k in keys])
         holder = next((held[k] for _, k in keys if k in held), None)
@@ -133,22 +129,16 @@ def recognise_or_create(
                 fresh = [k for _, k in keys if k not in held]
                 for key in dict.fromkeys(fresh):
                     customer.identifiers.append(
-                        CustomerIdentifier(
-                            id=new_id("cid"), kind=key[0], system=key[1], value=key[2]
-                        )
+                        CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
                     )
                 session.flush()
                 return customer
         except IntegrityError:
             continue
-    raise Conflict(
-        "this customer is being created by another request; try again", field=prefix + "emails"
-    )
+    raise Conflict("this customer is being created by another request; try again", field=prefix + "emails")
 
 
-def update_customer(
-    session: Session, *, customer: Customer, patch: CustomerPatch, now: datetime
-) -> Customer:
+def update_customer(session: Session, *, customer: Customer, patch: CustomerPatch, now: datetime) -> Customer:
     given = patch.model_fields_set
     if "name" in given and patch.name is not None:
         customer.name = patch.name.strip()
@@ -201,9 +191,7 @@ def add_fact(
 def identifiers_of(customer: Customer) -> tuple[list[str], list[str], dict[str, str]]:
     emails = [i.value for i in customer.identifiers if i.kind == IdentifierKind.email]
     phones = [i.value for i in customer.identifiers if i.kind == IdentifierKind.phone]
-    external = {
-        i.system: i.value for i in customer.identifiers if i.kind == IdentifierKind.external
-    }
+    external = {i.system: i.value for i in customer.identifiers if i.kind == IdentifierKind.external}
     return emails, phones, external
 
 

@@ -40,9 +40,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def paginate_desc(
-    stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None
-) -> Select[Any]:
+def paginate_desc(stmt: Select[Any], id_column: Any, *, limit: int, cursor: str | None) -> Select[Any]:
     """Newest first: ids are time-ordered, so `id < cursor` continues where the last page ended."""
     if cursor:
         stmt = stmt.where(id_column < decode_cursor(cursor))

@@ -58,8 +58,6 @@ def list_outbox(
     limit: int = DEFAULT_LIMIT,
     cursor: BoundedText(200) | None = None,  # type: ignore[valid-type]
 ) -> Page[OutboxOut]:
-    rows = repository.list_page(
-        ctx.session, case_id=case_id, status=status, limit=limit, cursor=cursor
-    )
+    rows = repository.list_page(ctx.session, case_id=case_id, status=status, limit=limit, cursor=cursor)
     items, next_cursor = split_page(rows, limit, lambda m: m.id)
     return Page[OutboxOut](items=[outbox_out(m) for m in items], next_cursor=next_cursor)

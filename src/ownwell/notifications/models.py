@@ -35,17 +35,11 @@ class OutboxMessage(Base):
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
     # Unique: the same cause never produces two messages, however often it is replayed.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    case_id: Mapped[str | None] = mapped_column(
-        ForeignKey("cases.id", ondelete="CASCADE"), index=True
-    )
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     channel: Mapped[OutboxChannel] = mapped_column(String(20))
     recipient: Mapped[str] = mapped_column(String(320))
-    recipient_customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL")
-    )
-    recipient_staff_id: Mapped[str | None] = mapped_column(
-        ForeignKey("staff.id", ondelete="SET NULL")
-    )
+    recipient_customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    recipient_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

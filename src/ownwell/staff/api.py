@@ -68,9 +68,7 @@ def create_staff(body: StaffIn, ctx: ApiContext) -> StaffOut:
 
 
 @router.get("/staff", response_model=Page[StaffOut])
-def list_staff(
-    ctx: ApiContext, limit: int = DEFAULT_LIMIT, cursor: Cursor = None
-) -> Page[StaffOut]:
+def list_staff(ctx: ApiContext, limit: int = DEFAULT_LIMIT, cursor: Cursor = None) -> Page[StaffOut]:
     rows = repository.list_staff(ctx.session, limit=limit, cursor=cursor)
     items, next_cursor = split_page(rows, limit, lambda s: s.id)
     return Page[StaffOut](items=[staff_out(s) for s in items], next_cursor=next_cursor)

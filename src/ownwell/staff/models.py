@@ -23,9 +23,7 @@ staff_departments = Table(
     "staff_departments",
     Base.metadata,
     Column("staff_id", IdStr, ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "department_id", IdStr, ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("department_id", IdStr, ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

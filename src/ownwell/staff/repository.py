@@ -14,9 +14,7 @@ from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_depart
 
 
 def get_department(session: Session, department_id: str, *, field: str | None = None) -> Department:
-    department = (
-        session.get(Department, department_id) if looks_like_id("dep", department_id) else None
-    )
+    department = session.get(Department, department_id) if looks_like_id("dep", department_id) else None
     if department is None:
         raise NotFound(f"no department with id {department_id!r}", field=field)
     return department
@@ -27,9 +25,7 @@ def department_by_name_key(session: Session, name_key: str) -> Department | None
 
 
 def list_departments(session: Session, *, limit: int, cursor: str | None) -> Sequence[Department]:
-    return session.scalars(
-        paginate_desc(select(Department), Department.id, limit=limit, cursor=cursor)
-    ).all()
+    return session.scalars(paginate_desc(select(Department), Department.id, limit=limit, cursor=cursor)).all()
 
 
 def get_staff(session: Session, staff_id: str, *, field: str | None = None) -> Staff:

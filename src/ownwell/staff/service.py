@@ -24,9 +24,7 @@ def create_department(session: Session, *, name: str, now: datetime) -> Departme
     clean = " ".join(name.split())
     if repository.department_by_name_key(session, department_key(clean)):
         raise Conflict(f"a department named {clean!r} exists already", field="name")
-    department = Department(
-        id=new_id("dep"), name=clean, name_key=department_key(clean), created_at=now
-    )
+    department = Department(id=new_id("dep"), name=clean, name_key=department_key(clean), created_at=now)
     session.add(department)
     session.flush()
     return department
@@ -97,9 +95,7 @@ def set_password(session: Session, *, staff: Staff, password: str) -> None:
 def create_token(session: Session, *, staff: Staff, now: datetime) -> str:
     """A new API token; only its hash is kept, so this is the one time it can be seen."""
     token = new_token()
-    session.add(
-        ApiToken(id=new_id("tok"), staff_id=staff.id, token_hash=hash_token(token), created_at=now)
-    )
+    session.add(ApiToken(id=new_id("tok"), staff_id=staff.id, token_hash=hash_token(token), created_at=now))
     session.flush()
     return token
 

@@ -83,9 +83,7 @@ def upgrade() -> None:
         sa.Column("quiet_end", sa.String(length=5), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("language", sa.String(length=35), nullable=True),
-        sa.Column(
-            "topics", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("topics", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("do_not_contact", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -164,9 +162,7 @@ def upgrade() -> None:
             ["owner_id", "status", "next_update_due"],
             unique=False,
         )
-        batch_op.create_index(
-            batch_op.f("ix_cases_recurring_issue_id"), ["recurring_issue_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_cases_recurring_issue_id"), ["recurring_issue_id"], unique=False)
 
     op.create_table(
         "customer_facts",
@@ -191,9 +187,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_facts")),
     )
     with op.batch_alter_table("customer_facts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_customer_facts_customer_id"), ["customer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_customer_facts_customer_id"), ["customer_id"], unique=False)
 
     op.create_table(
         "customer_identifiers",
@@ -288,9 +282,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column(
-            "headers", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False
-        ),
+        sa.Column("headers", sa.JSON().with_variant(postgresql.JSONB(), "postgresql"), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
@@ -320,9 +312,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_messages_case_id"), ["case_id"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_status_next_attempt", ["status", "next_attempt_at"], unique=False
-        )
+        batch_op.create_index("ix_outbox_status_next_attempt", ["status", "next_attempt_at"], unique=False)
 
     op.create_table(
         "commitment_renegotiations",
