@@ -4,6 +4,7 @@ from ownwell.cases.models import CadencePolicy, Case, CaseEvent
 from ownwell.commitments.models import Commitment, CommitmentRenegotiation
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier
 from ownwell.db import Base
+from ownwell.feedback.models import Feedback, FollowUp
 from ownwell.notifications.models import OutboxMessage
 from ownwell.staff.models import ApiToken, Department, Staff
 
@@ -20,6 +21,8 @@ __all__ = [
     "CustomerFact",
     "CustomerIdentifier",
     "Department",
+    "Feedback",
+    "FollowUp",
     "OutboxMessage",
     "Staff",
     "metadata",

@@ -71,6 +71,9 @@ class Case(Base):
     next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next_update_due that the owner was reminded of; a new window needs a new reminder.
+    update_reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

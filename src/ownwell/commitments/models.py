@@ -39,6 +39,9 @@ class Commitment(Base):
     status: Mapped[CommitmentStatus] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The due time a reminder was sent for, so a renegotiated promise is reminded again.
+    reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(lazy="raise")
 

@@ -50,5 +50,7 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker's lease on this row while it delivers; an expired lease means the worker died.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case | None] = relationship(lazy="raise")
