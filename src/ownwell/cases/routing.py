@@ -16,6 +16,7 @@ class RoutedBy(StrEnum):
     department = "department"
     personal_contact = "personal_contact"
     least_loaded = "least_loaded"
+    assigned = "assigned"
 
 
 def choose_owner(

@@ -3,13 +3,14 @@ outbox rows, in the caller's transaction. They flush, never commit."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from ownwell.cases import repository, rules, timeline
-from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseStatus, Visibility
-from ownwell.cases.routing import choose_owner
+from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseKind, CaseStatus, Visibility
+from ownwell.cases.routing import RoutedBy, choose_owner
 from ownwell.cases.schemas import CaseIn, CasePatch
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
@@ -101,9 +102,13 @@ def _move_status(session: Session, case: Case, new: CaseStatus, *, now: datetime
     return old
 
 
+FirstMessage = Callable[[Case, Staff, str], tuple[str, str]]
+
+
 def create_case(
     session: Session, *, data: CaseIn, actor: Staff | None, now: datetime, settings: Settings
 ) -> Case:
+    """Intake through the API: recognise the customer, then open the case."""
     if data.customer_id is not None:
         try:
             customer = customer_repository.get(session, data.customer_id)
@@ -118,21 +123,62 @@ def create_case(
             default_timezone=settings.timezone,
             prefix="customer.",
         )
-    department_id = _department_id(session, data.caused_by_department_id, "caused_by_department_id")
-    owner, routed_by = choose_owner(session, department_id=department_id, customer=customer)
-    subject = (data.subject or "").strip() or rules.subject_from_body(data.body)
+    return open_case(
+        session,
+        customer=customer,
+        subject=data.subject,
+        body=data.body,
+        kind=data.kind,
+        channel=data.channel,
+        department_id=_department_id(session, data.caused_by_department_id, "caused_by_department_id"),
+        order_id=data.order_id,
+        actor=actor,
+        now=now,
+        settings=settings,
+    )
+
+
+def open_case(
+    session: Session,
+    *,
+    customer: Customer,
+    subject: str | None,
+    body: str,
+    kind: CaseKind,
+    channel: CaseChannel,
+    department_id: str | None,
+    order_id: str | None,
+    actor: Staff | None,
+    now: datetime,
+    settings: Settings,
+    first_message: FirstMessage | None = None,
+    incident_id: str | None = None,
+    owner: Staff | None = None,
+) -> Case:
+    """The one writer that creates a case: owner chosen (or given), cadence set, the customer's
+    words (or our proactive notice) first on the timeline, and the first message queued.
+
+    `first_message(case, owner, portal_url) -> (subject, body)` replaces the acknowledgement,
+    e.g. with a proactive delay notice; `channel=proactive` marks a case we opened ourselves."""
+    if owner is None:
+        owner, routed_by = choose_owner(session, department_id=department_id, customer=customer)
+    else:
+        routed_by = RoutedBy.assigned
+    subject = (subject or "").strip() or rules.subject_from_body(body)
+    proactive = channel == CaseChannel.proactive
     case = Case(
         id=new_id("cas"),
         customer_id=customer.id,
         owner_id=owner.id,
         subject=subject,
-        kind=data.kind,
-        channel=data.channel,
+        kind=kind,
+        channel=channel,
         status=CaseStatus.open,
-        proactive=data.channel == CaseChannel.proactive,
+        proactive=proactive,
         caused_by_department_id=department_id,
-        order_id=data.order_id,
-        next_update_due=rules.next_update_due(now, cadence_for(session, data.kind)),
+        order_id=order_id,
+        incident_id=incident_id,
+        next_update_due=rules.next_update_due(now, cadence_for(session, kind)),
         reopen_count=0,
         created_at=now,
         updated_at=now,
@@ -146,35 +192,43 @@ def create_case(
         kind="case_created",
         at=now,
         visibility=Visibility.customer,
-        text=data.body,
+        text=body,
         # The customer's own words come first; only a proactive case is opened by us.
-        customer=None if case.proactive else customer,
-        staff=actor if case.proactive else None,
+        customer=None if proactive else customer,
+        staff=actor if proactive else None,
         data={
             "subject": subject,
-            "channel": data.channel,
+            "channel": channel,
             "owner": timeline.person(owner),
             "routed_by": routed_by,
             "created_by": timeline.person(actor) if actor else None,
         },
     )
     url = case_portal_url(case, settings=settings, now=now)
-    subject_line, body = render.acknowledgement(
-        customer_name=customer.name,
-        owner_name=owner.name,
-        subject=subject,
-        next_update=case.next_update_due,  # type: ignore[arg-type]
-        zone=customer.timezone,
-        portal_url=url,
-    )
+    if first_message is not None:
+        subject_line, message = first_message(case, owner, url)
+        kind_of_message = "proactive_notice"
+    else:
+        subject_line, message = render.acknowledgement(
+            customer_name=customer.name,
+            owner_name=owner.name,
+            subject=subject,
+            next_update=case.next_update_due,  # type: ignore[arg-type]
+            zone=customer.timezone,
+            portal_url=url,
+        )
+        kind_of_message = "acknowledgement"
+    if proactive:
+        # Telling the customer first is the first response (P3).
+        case.first_response_at = now
     _tell_customer(
         session,
         case=case,
         customer=customer,
-        key=f"case-ack:{case.id}",
-        kind="acknowledgement",
+        key=f"case-first:{case.id}",
+        kind=kind_of_message,
         subject=subject_line,
-        body=body,
+        body=message,
         now=now,
         settings=settings,
     )
