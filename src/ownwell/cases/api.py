@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from ownwell.cases import policies, repository, service
+from ownwell.cases import lifecycle, policies, repository, service
 from ownwell.cases.models import Case, CaseEvent, CaseKind, CaseStatus
 from ownwell.cases.repository import CaseFilter
 from ownwell.cases.schemas import (
@@ -162,7 +162,7 @@ def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
         to = staff_repository.get_staff(ctx.session, body.to_staff_id)
     except NotFound as exc:
         raise InvalidInput(exc.message, field="to_staff_id") from exc
-    service.transfer_case(
+    lifecycle.transfer_case(
         ctx.session,
         case=case,
         to=to,
@@ -178,7 +178,7 @@ def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
 def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
     policies.require_owner_or_manager(ctx.actor, case, "resolve it")
-    service.resolve_case(
+    lifecycle.resolve_case(
         ctx.session,
         case=case,
         summary=body.summary,
@@ -194,7 +194,7 @@ def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
 def reopen(case_id: str, body: ReopenIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
     policies.require_owner_or_manager(ctx.actor, case, "reopen it")
-    service.reopen_case(
+    lifecycle.reopen_case(
         ctx.session,
         case=case,
         reason=body.reason,
