@@ -163,3 +163,12 @@ def admin(client: TestClient, session_factory, clock: FrozenClock) -> Api:  # ty
 @pytest.fixture
 def as_token(client: TestClient):  # type: ignore[no-untyped-def]
     return lambda token: Api(client, token)
+
+
+@pytest.fixture
+def mailsink():  # type: ignore[no-untyped-def]
+    from tests.mailsink import MailSink
+
+    sink = MailSink().start()
+    yield sink
+    sink.stop()

@@ -121,6 +121,7 @@ def _start_worker(stop: threading.Event) -> threading.Thread:
         kwargs={
             "factory": factory,
             "clock": SystemClock(),
+            "settings": settings,
             "interval_s": settings.worker_interval_s,
             "stop": stop,
         },

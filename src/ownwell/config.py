@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     worker_interval_s: float = Field(default=5.0, gt=0)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)
+    # Gateway for customers who prefer SMS or chat: HMAC-SHA256-signed JSON POSTs.
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    delivery_max_attempts: int = Field(default=8, ge=1, le=50)
+    delivery_backoff_s: float = Field(default=30.0, gt=0)
+    smtp_timeout_s: float = Field(default=20.0, gt=0)
+    check_in_days: int = Field(default=14, ge=1)
+    reminder_lead_minutes: int = Field(default=120, ge=1)
 
     @field_validator("timezone")
     @classmethod

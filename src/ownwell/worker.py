@@ -1,35 +1,39 @@
-"""The worker: sweeps due timers on an interval. Every job runs in its own transaction, so one
-failing job never stops the others, and a crash loses nothing that was not committed."""
+"""The worker: sweeps due timers, then drains the outbox. Every job runs in its own
+transaction, so one failing job never stops the others, and a crash loses nothing committed."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.clock import Clock
-from ownwell.commitments.jobs import sweep_broken
+from ownwell.commitments import jobs as commitment_jobs
+from ownwell.config import Settings
 from ownwell.db import unit_of_work
+from ownwell.notifications.delivery import deliver_all, release_held
+from ownwell.notifications.senders import Sender, senders_for
 
 log = logging.getLogger("ownwell.worker")
 
+# Each job: fn(session, *, now, settings) -> rows handled. Idempotent; safe on many workers.
 Job = Callable[..., int]
 JOBS: list[tuple[str, Job]] = [
-    ("commitments.sweep_broken", sweep_broken),
+    ("notifications.release_held", release_held),
+    ("commitments.remind_due_soon", commitment_jobs.remind_due_soon),
+    ("commitments.sweep_broken", commitment_jobs.sweep_broken),
 ]
 
 
-def run_once(factory: sessionmaker[Session], clock: Clock) -> dict[str, int]:
+def run_jobs(factory: sessionmaker[Session], clock: Clock, settings: Settings) -> dict[str, int]:
     """Run every job once at the clock's current time; returns how many rows each handled."""
     done: dict[str, int] = {}
     for name, job in JOBS:
-        now: datetime = clock.now()
         try:
             with unit_of_work(factory) as session:
-                done[name] = job(session, now=now)
+                done[name] = job(session, now=clock.now(), settings=settings)
         except Exception:
             log.exception("job %s failed; the next sweep will try again", name)
             done[name] = 0
@@ -38,11 +42,38 @@ def run_once(factory: sessionmaker[Session], clock: Clock) -> dict[str, int]:
     return done
 
 
+def run_once(
+    factory: sessionmaker[Session],
+    clock: Clock,
+    settings: Settings,
+    senders: Mapping[str, Sender] | None = None,
+) -> dict[str, int]:
+    done = run_jobs(factory, clock, settings)
+    try:
+        done["notifications.deliver"] = deliver_all(
+            factory,
+            senders=senders if senders is not None else senders_for(settings),
+            clock=clock,
+            settings=settings,
+        )
+    except Exception:
+        log.exception("delivery failed; the next sweep will try again")
+        done["notifications.deliver"] = 0
+    return done
+
+
 def run_forever(
-    factory: sessionmaker[Session], clock: Clock, *, interval_s: float, stop: threading.Event
+    factory: sessionmaker[Session],
+    clock: Clock,
+    *,
+    settings: Settings,
+    interval_s: float,
+    stop: threading.Event,
 ) -> None:
     log.info("worker started, sweeping every %.1f s", interval_s)
     while not stop.is_set():
-        run_once(factory, clock)
-        stop.wait(interval_s)
+        done = run_once(factory, clock, settings)
+        # Keep draining without pause while there is a backlog.
+        if done.get("notifications.deliver", 0) == 0:
+            stop.wait(interval_s)
     log.info("worker stopped")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ownwell.commitments.models import PENDING_STATUSES, Commitment, CommitmentRenegotiation
@@ -61,6 +61,23 @@ def overdue(session: Session, *, now: datetime, limit: int) -> Sequence[Commitme
     return session.scalars(
         select(Commitment)
         .where(Commitment.status.in_(PENDING_STATUSES), Commitment.due_at < now)
+        .order_by(Commitment.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+
+
+def due_soon_unreminded(
+    session: Session, *, now: datetime, until: datetime, limit: int
+) -> Sequence[Commitment]:
+    return session.scalars(
+        select(Commitment)
+        .where(
+            Commitment.status.in_(PENDING_STATUSES),
+            Commitment.due_at >= now,
+            Commitment.due_at <= until,
+            or_(Commitment.reminded_for.is_(None), Commitment.reminded_for != Commitment.due_at),
+        )
         .order_by(Commitment.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from ownwell.deps import ApiContext
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
-from ownwell.kit.text import BoundedText
+from ownwell.kit.text import BoundedText, PageCursor
 from ownwell.notifications import repository
 from ownwell.notifications.models import OutboxChannel, OutboxMessage, OutboxStatus
 
@@ -56,7 +56,7 @@ def list_outbox(
     case_id: BoundedText(40) | None = None,  # type: ignore[valid-type]
     status: OutboxStatus | None = None,
     limit: int = DEFAULT_LIMIT,
-    cursor: BoundedText(200) | None = None,  # type: ignore[valid-type]
+    cursor: PageCursor | None = None,
 ) -> Page[OutboxOut]:
     rows = repository.list_page(ctx.session, case_id=case_id, status=status, limit=limit, cursor=cursor)
     items, next_cursor = split_page(rows, limit, lambda m: m.id)

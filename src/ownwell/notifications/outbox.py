@@ -19,6 +19,8 @@ def _initial_status(channel: Channel, settings: Settings) -> OutboxStatus:
     # With no SMTP server configured, e-mail is held (visible in the UI), never dropped.
     if channel == Channel.email and not settings.smtp_host:
         return OutboxStatus.held
+    if channel == Channel.webhook and not settings.webhook_url:
+        return OutboxStatus.held
     return OutboxStatus.queued
 
 
@@ -102,4 +104,33 @@ def enqueue_to_customer(
         case_id=case_id,
         customer_id=customer.id,
         not_before=not_before,
+    )
+
+
+def enqueue_to_staff(
+    session: Session,
+    *,
+    staff_id: str,
+    email: str,
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    settings: Settings,
+    case_id: str | None = None,
+) -> OutboxMessage:
+    """Reminders and escalations reach staff by e-mail (and stay on their agenda)."""
+    return enqueue(
+        session,
+        key=key,
+        channel=Channel.email,
+        recipient=email,
+        kind=kind,
+        subject=subject,
+        body=body,
+        now=now,
+        settings=settings,
+        case_id=case_id,
+        staff_id=staff_id,
     )
