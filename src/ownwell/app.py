@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +16,7 @@ from ownwell.clock import Clock, SystemClock
 from ownwell.config import Settings, get_settings
 from ownwell.db import make_engine, make_session_factory
 from ownwell.errors import AppError
+from ownwell.web import templates
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -31,12 +32,19 @@ def _field_of(loc: tuple[object, ...]) -> str | None:
         parts = parts[1:]
     # pydantic puts the validator name in the path for Annotated/union members; drop it.
     parts = [p for p in parts if not p.startswith(("function-", "constrained-", "tagged-union["))]
+    # ...and marks a bad dict key with "[key]" after the key itself.
+    parts = [p for p in parts if p != "[key]"]
     return ".".join(parts) or None
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        if not request.url.path.startswith(API_PREFIX):
+            # People on pages get a page, not JSON.
+            return templates.TemplateResponse(
+                request, "error.html", {"message": exc.message}, status_code=exc.status_code
+            )
         return _error(exc.status_code, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
@@ -48,7 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(first.get("msg", "invalid input")).removeprefix("Value error, ")
         field = _field_of(tuple(first.get("loc", ())))
         if first.get("type") == "missing":
-            message = "this field is required"
+            message = "this field is required" if field else "a JSON request body is required"
         elif first.get("type") == "extra_forbidden":
             message = "this field is not part of the API"
         return _error(422, "invalid", f"{field}: {message}" if field else message, field)
@@ -60,7 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        # 400: FastAPI could not parse the body (JSON nested too deep, a number too long...).
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         return _error(exc.status_code, code, str(exc.detail))
 
 
@@ -99,6 +110,14 @@ def create_app(
         outbox_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+
+    from fastapi.staticfiles import StaticFiles
+
+    from ownwell.feedback.web import router as feedback_pages
+    from ownwell.web import STATIC_DIR
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(feedback_pages)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -9,10 +9,12 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ownwell.cases.jobs import remind_updates_due
 from ownwell.clock import Clock
 from ownwell.commitments import jobs as commitment_jobs
 from ownwell.config import Settings
 from ownwell.db import unit_of_work
+from ownwell.feedback.jobs import send_check_ins
 from ownwell.notifications.delivery import deliver_all, release_held
 from ownwell.notifications.senders import Sender, senders_for
 
@@ -23,7 +25,9 @@ Job = Callable[..., int]
 JOBS: list[tuple[str, Job]] = [
     ("notifications.release_held", release_held),
     ("commitments.remind_due_soon", commitment_jobs.remind_due_soon),
+    ("cases.remind_updates_due", remind_updates_due),
     ("commitments.sweep_broken", commitment_jobs.sweep_broken),
+    ("feedback.send_check_ins", send_check_ins),
 ]
 
 

@@ -27,12 +27,12 @@ from ownwell.config import Settings
 from ownwell.deps import ApiContext
 from ownwell.errors import InvalidInput, NotFound
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, check_limit, encode_cursor
-from ownwell.kit.text import BoundedText
+from ownwell.kit.text import BoundedText, PageCursor
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.policies import require_admin
 
 router = APIRouter(tags=["cases"])
-Cursor = BoundedText(200) | None  # type: ignore[valid-type]
+Cursor = PageCursor | None
 IdQuery = BoundedText(40) | None  # type: ignore[valid-type]
 
 

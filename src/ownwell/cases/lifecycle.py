@@ -14,6 +14,8 @@ from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
 from ownwell.customers.models import Customer
 from ownwell.errors import Conflict, InvalidInput
+from ownwell.feedback.links import feedback_url
+from ownwell.feedback.scheduling import cancel_check_ins, schedule_check_in
 from ownwell.notifications import render
 from ownwell.staff.models import Staff
 from ownwell.staff.service import adjust_open_cases
@@ -118,6 +120,9 @@ def resolve_case(
         summary=summary.strip(),
         tip=tip,
         portal_url=case_portal_url(case, settings=settings, now=now),
+        confirm_url=feedback_url(
+            settings, customer_id=customer.id, case_id=case.id, now=now, source="confirm"
+        ),
     )
     tell_customer(
         session,
@@ -130,6 +135,7 @@ def resolve_case(
         now=now,
         settings=settings,
     )
+    schedule_check_in(session, case_id=case.id, now=now, days=settings.check_in_days)
     session.flush()
     return case
 
@@ -147,6 +153,7 @@ def reopen_case(
     """P9: a case comes back to the same owner, who already knows it."""
     if rules.is_active(CaseStatus(case.status)):
         raise Conflict(f"this case is {case.status}, not resolved or closed", code="invalid_transition")
+    cancel_check_ins(session, case_id=case.id)
     move_status(session, case, CaseStatus.open, now=now)
     case.reopen_count += 1
     case.resolved_at = None

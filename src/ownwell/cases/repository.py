@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ownwell.cases.models import ACTIVE_STATUSES, CadencePolicy, Case, CaseEvent, Visibility
@@ -122,4 +122,19 @@ def awaiting_first_response(session: Session, owner_id: str, *, limit: int) -> S
         )
         .order_by(Case.created_at)
         .limit(limit)
+    ).all()
+
+
+def updates_due_unreminded(session: Session, *, until: datetime, limit: int) -> Sequence[Case]:
+    return session.scalars(
+        select(Case)
+        .options(joinedload(Case.owner))
+        .where(
+            Case.status.in_(ACTIVE_STATUSES),
+            Case.next_update_due <= until,
+            or_(Case.update_reminded_for.is_(None), Case.update_reminded_for != Case.next_update_due),
+        )
+        .order_by(Case.next_update_due)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Case)
     ).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ownwell.cases.models import CaseChannel, CaseKind, CaseStatus, Visibility
 from ownwell.customers.schemas import CustomerIn
@@ -18,7 +18,7 @@ class Strict(BaseModel):
 
 class CaseIn(Strict):
     customer_id: BoundedText(40) | None = None  # type: ignore[valid-type]
-    customer: CustomerIn | None = None
+    customer: CustomerIn | None = Field(default=None, validate_default=True)
     subject: BoundedText(300) | None = None  # type: ignore[valid-type]
     body: RequiredText(20_000)  # type: ignore[valid-type]
     channel: CaseChannel = CaseChannel.api
@@ -26,11 +26,13 @@ class CaseIn(Strict):
     order_id: BoundedText(40) | None = None  # type: ignore[valid-type]
     caused_by_department_id: BoundedText(40) | None = None  # type: ignore[valid-type]
 
-    @model_validator(mode="after")
-    def _one_customer(self) -> CaseIn:
-        if (self.customer_id is None) == (self.customer is None):
+    @field_validator("customer")
+    @classmethod
+    def _one_customer(cls, customer: CustomerIn | None, info: ValidationInfo) -> CustomerIn | None:
+        # A field validator (not a model one), so that the error names a field: `customer`.
+        if (info.data.get("customer_id") is None) == (customer is None):
             raise ValueError("give exactly one of customer_id or customer")
-        return self
+        return customer
 
 
 class CasePatch(Strict):

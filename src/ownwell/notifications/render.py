@@ -59,15 +59,29 @@ def resolution(
     summary: str,
     tip: str | None,
     portal_url: str,
+    confirm_url: str,
 ) -> tuple[str, str]:
     tip_text = f"\n\nA tip so this does not happen again: {tip}" if tip else ""
     body = (
         f"Hello {customer_name},\n\n"
         f'I have solved your case "{subject}": {summary}{tip_text}\n\n'
-        f"Is there anything else? If this did not fix it, tell me here and I will pick it up "
-        f"again: {portal_url}{signature(owner_name)}"
+        f"Is there anything else? Tell me whether this fixed it (one click, no login):\n"
+        f"{confirm_url}\n\n"
+        f"If it did not, I will pick it up again myself. Your case: {portal_url}"
+        f"{signature(owner_name)}"
     )
     return f"Solved: {subject}", body
+
+
+def check_in(*, customer_name: str, owner_name: str, subject: str, answer_url: str) -> tuple[str, str]:
+    body = (
+        f"Hello {customer_name},\n\n"
+        f'A while ago I solved your case "{subject}". Did it stay fixed?\n\n'
+        f"Tell me here, and how easy we made it for you (it takes ten seconds):\n{answer_url}\n\n"
+        f"If anything is still wrong, I will reopen the case and see it through."
+        f"{signature(owner_name)}"
+    )
+    return f"Did it stay fixed? {subject}", body
 
 
 def reopened(
@@ -79,3 +93,80 @@ def reopened(
         f"I still own it. Your case: {portal_url}{signature(owner_name)}"
     )
     return f"Reopened: {subject}", body
+
+
+# --- orders (P3): we tell the customer about a delivery problem before they have to ask ---
+
+
+def order_problem(
+    *,
+    reason: str,
+    order_ref: str,
+    promised_by: datetime,
+    eta: datetime | None,
+    note: str | None,
+    zone: str,
+) -> str:
+    """What happened to the order, in one sentence: for the timeline and the notice."""
+    promised = local_time(promised_by, zone)
+    if reason == "exception":
+        detail = f": {note.strip().rstrip('.')}" if note and note.strip() else ""
+        return f"The carrier reported a problem with your order {order_ref}{detail}."
+    if reason == "late_eta" and eta is not None:
+        return (
+            f"The carrier moved the delivery of your order {order_ref} to {local_time(eta, zone)}, "
+            f"later than the {promised} we promised."
+        )
+    return f"We promised to deliver your order {order_ref} by {promised}, and it has not arrived yet."
+
+
+def order_trouble(
+    *,
+    customer_name: str,
+    owner_name: str,
+    order_ref: str,
+    reason: str,
+    problem: str,
+    eta: datetime | None,
+    next_update: datetime | None,
+    zone: str,
+    portal_url: str,
+    update: bool = False,
+) -> tuple[str, str]:
+    """The proactive notice: what happened, what we are doing, the new date, who owns it."""
+    if eta is not None:
+        when = f"The new delivery date is {local_time(eta, zone)}. If that changes, I will tell you first."
+    elif next_update is not None:
+        when = f"I will write to you with a new date by {local_time(next_update, zone)} at the latest."
+    else:
+        when = "I will write to you with a new date as soon as I have it."
+    doing = (
+        "I am chasing it with the carrier and our team now."
+        if update
+        else f"I am {owner_name}, and I own this until your order is with you. I am chasing it with "
+        f"the carrier and our team now; you do not need to contact us."
+    )
+    body = (
+        f"Hello {customer_name},\n\n{problem}\n\n{doing}\n\n{when}\n\n"
+        f"You can follow this and write to me here: {portal_url}{signature(owner_name)}"
+    )
+    if update:
+        return f"News about your order {order_ref}", body
+    if reason == "exception":
+        return f"A problem with your order {order_ref}: I am on it", body
+    return f"Your order {order_ref} is late: I am on it", body
+
+
+def order_delivered_line(*, order_ref: str, delivered_at: datetime, zone: str) -> str:
+    return f"Your order {order_ref} was delivered on {local_time(delivered_at, zone)}."
+
+
+def order_delivered(
+    *, customer_name: str, owner_name: str, line: str, portal_url: str
+) -> tuple[str, str]:
+    body = (
+        f"Hello {customer_name},\n\n{line}\n\n"
+        f"If anything about it is not right, tell me here and I will fix it: {portal_url}"
+        f"{signature(owner_name)}"
+    )
+    return "Your order has arrived", body
