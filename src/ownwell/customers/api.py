@@ -21,10 +21,10 @@ from ownwell.customers.schemas import (
 )
 from ownwell.deps import ApiContext
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
-from ownwell.kit.text import BoundedText
+from ownwell.kit.text import BoundedText, PageCursor
 
 router = APIRouter(tags=["customers"])
-Cursor = BoundedText(200) | None  # type: ignore[valid-type]
+Cursor = PageCursor | None
 IdentifierQuery = BoundedText(320) | None  # type: ignore[valid-type]
 
 

@@ -45,11 +45,10 @@ class PreferencesIn(Strict):
     do_not_contact: bool | None = None
 
 
-def _external_ids(value: dict[str, str]) -> dict[str, str]:
-    return {rules.normalise_system(k): rules.normalise_external_id(v) for k, v in value.items()}
-
-
-ExternalIds = Annotated[dict[str, BoundedText(200)], AfterValidator(_external_ids)]  # type: ignore[valid-type]
+# Key and value checked one by one, so that an error names its entry: `external_ids.<system>`.
+SystemName = Annotated[BoundedText(100, min_length=1), AfterValidator(rules.normalise_system)]
+ExternalId = Annotated[BoundedText(200), AfterValidator(rules.normalise_external_id)]
+ExternalIds = dict[SystemName, ExternalId]
 
 
 class CustomerIn(Strict):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -18,6 +20,17 @@ def _no_nul(value: str) -> str:
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    return value
+
+
+def _cursor(value: str) -> str:
+    # A cursor is base64 of an id; one that decodes to NUL ("AA") would reach the database.
+    try:
+        decoded = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError("not a cursor this API gave out") from exc
+    if "\x00" in decoded:
+        raise ValueError("not a cursor this API gave out")
     return value
 
 
@@ -49,3 +62,5 @@ def RequiredText(max_length: int) -> type[str]:
 
 Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment)]
 Money = Annotated[Decimal, Field(ge=0, le=1_000_000_000, max_digits=12, decimal_places=2)]
+# `?cursor=` of a list: the opaque `next_cursor` of the previous page.
+PageCursor = Annotated[BoundedText(200), AfterValidator(_cursor)]  # type: ignore[valid-type]

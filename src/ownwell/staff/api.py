@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from ownwell.deps import ApiContext
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
-from ownwell.kit.text import BoundedText
+from ownwell.kit.text import PageCursor
 from ownwell.staff import policies, repository, service
 from ownwell.staff.models import Department, Staff
 from ownwell.staff.schemas import (
@@ -20,7 +20,7 @@ from ownwell.staff.schemas import (
 )
 
 router = APIRouter(tags=["staff"])
-Cursor = BoundedText(200) | None  # type: ignore[valid-type]
+Cursor = PageCursor | None
 
 
 def department_out(department: Department) -> DepartmentOut:
