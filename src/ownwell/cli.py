@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +23,8 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+import_app = typer.Typer(help="Bulk import from CSV files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 log = logging.getLogger("ownwell")
 
@@ -172,14 +175,37 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the worker alone (any number of copies on PostgreSQL)."""
+    import signal
+
     _logging()
     stop = threading.Event()
+    # SIGTERM (systemd, docker stop) finishes the message in hand, then stops.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     thread = _start_worker(stop)
     try:
         while thread.is_alive():
-            thread.join(1)
+            thread.join(0.5)
     except KeyboardInterrupt:
         stop.set()
+        thread.join(30)
+
+
+@import_app.command("orders")
+def import_orders(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")],
+    timezone: Annotated[
+        str | None, typer.Option(help="Zone for times written without offset (else refused).")
+    ] = None,
+) -> None:
+    """Import orders: external_id, customer_email, [customer_name], promised_by, department
+    (created if new), [status], [delivered_at]. Reports each rejected row and why."""
+    from ownwell.orders.importer import run_with_progress
+
+    _upgrade()
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    now = SystemClock().now()
+    raise typer.Exit(code=run_with_progress(factory, file, now=now, settings=settings, zone=timezone))
 
 
 @app.command()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_s: float = Field(default=30.0, gt=0)
+    # A claimed batch must be sent within the lease, or another worker takes it over.
+    delivery_lease_s: float = Field(default=300.0, gt=0)
+    delivery_batch: int = Field(default=50, ge=1, le=1000)
     smtp_timeout_s: float = Field(default=20.0, gt=0)
     check_in_days: int = Field(default=14, ge=1)
     reminder_lead_minutes: int = Field(default=120, ge=1)

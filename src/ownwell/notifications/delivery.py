@@ -23,7 +23,6 @@ from ownwell.notifications.senders import DeliveryError, Outgoing, Sender
 
 log = logging.getLogger("ownwell.delivery")
 
-LEASE = timedelta(minutes=5)
 PENDING = (OutboxStatus.queued, OutboxStatus.retrying)
 
 
@@ -32,7 +31,9 @@ def backoff(attempts: int, base_s: float) -> timedelta:
     return timedelta(seconds=min(base_s * 2 ** max(attempts - 1, 0), 3600))
 
 
-def claim(session: Session, *, now: datetime, channels: set[str], limit: int) -> list[Outgoing]:
+def claim(
+    session: Session, *, now: datetime, channels: set[str], limit: int, lease: timedelta
+) -> list[Outgoing]:
     rows = session.scalars(
         select(OutboxMessage)
         .where(
@@ -46,7 +47,7 @@ def claim(session: Session, *, now: datetime, channels: set[str], limit: int) ->
         .with_for_update(skip_locked=True)
     ).all()
     for row in rows:
-        row.claimed_until = now + LEASE
+        row.claimed_until = now + lease
     session.flush()
     return [
         Outgoing(
@@ -82,13 +83,19 @@ def deliver_batch(
     senders: Mapping[str, Sender],
     clock: Clock,
     settings: Settings,
-    limit: int = 200,
+    limit: int | None = None,
 ) -> int:
     """Deliver up to `limit` due messages; returns how many were handled (sent or not)."""
     if not senders:
         return 0
     with unit_of_work(factory) as session:
-        batch = claim(session, now=clock.now(), channels=set(senders), limit=limit)
+        batch = claim(
+            session,
+            now=clock.now(),
+            channels=set(senders),
+            limit=limit or settings.delivery_batch,
+            lease=timedelta(seconds=settings.delivery_lease_s),
+        )
     for message in batch:
         try:
             senders[message.channel].send(message)
@@ -132,7 +139,7 @@ def deliver_all(
     senders: Mapping[str, Sender],
     clock: Clock,
     settings: Settings,
-    max_batches: int = 50,
+    max_batches: int = 20,
 ) -> int:
     """Drain what is due now, in batches, then close connections."""
     total = 0

@@ -161,9 +161,7 @@ def order_delivered_line(*, order_ref: str, delivered_at: datetime, zone: str) -
     return f"Your order {order_ref} was delivered on {local_time(delivered_at, zone)}."
 
 
-def order_delivered(
-    *, customer_name: str, owner_name: str, line: str, portal_url: str
-) -> tuple[str, str]:
+def order_delivered(*, customer_name: str, owner_name: str, line: str, portal_url: str) -> tuple[str, str]:
     body = (
         f"Hello {customer_name},\n\n{line}\n\n"
         f"If anything about it is not right, tell me here and I will fix it: {portal_url}"

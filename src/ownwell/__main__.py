@@ -1,0 +1,3 @@
+from ownwell.cli import main
+
+main()
