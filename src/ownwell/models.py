@@ -5,7 +5,9 @@ from ownwell.commitments.models import Commitment, CommitmentRenegotiation
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier
 from ownwell.db import Base
 from ownwell.feedback.models import Feedback, FollowUp
+from ownwell.incidents.models import Incident, IncidentCase, IncidentCustomer, IncidentUpdate
 from ownwell.notifications.models import OutboxMessage
+from ownwell.orders.models import Order, OrderEvent
 from ownwell.staff.models import ApiToken, Department, Staff
 
 metadata = Base.metadata
@@ -23,6 +25,12 @@ __all__ = [
     "Department",
     "Feedback",
     "FollowUp",
+    "Incident",
+    "IncidentCase",
+    "IncidentCustomer",
+    "IncidentUpdate",
+    "Order",
+    "OrderEvent",
     "OutboxMessage",
     "Staff",
     "metadata",

@@ -61,6 +61,7 @@ def tell_customer(
     body: str,
     now: datetime,
     settings: Settings,
+    fresh: bool = False,
 ) -> None:
     emails, phones, _ = customer_service.identifiers_of(customer)
     message = enqueue_to_customer(
@@ -75,6 +76,7 @@ def tell_customer(
         now=now,
         settings=settings,
         case_id=case.id,
+        fresh=fresh,
     )
     if message is None:
         timeline.record(
@@ -109,6 +111,10 @@ def create_case(
     session: Session, *, data: CaseIn, actor: Staff | None, now: datetime, settings: Settings
 ) -> Case:
     """Intake through the API: recognise the customer, then open the case."""
+    if data.order_id is not None:  # lazy import: the orders domain builds on cases
+        from ownwell.orders.repository import require as require_order
+
+        require_order(session, data.order_id, field="order_id")
     if data.customer_id is not None:
         try:
             customer = customer_repository.get(session, data.customer_id)
@@ -231,6 +237,7 @@ def open_case(
         body=message,
         now=now,
         settings=settings,
+        fresh=True,
     )
     session.flush()
     return case

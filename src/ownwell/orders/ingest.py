@@ -1,0 +1,163 @@
+"""`POST /order-events`: up to 1,000 fulfilment events at once, each answered on its own.
+
+Most events only move an order along (shipped, an ETA still within the promise, delivered
+with no trouble case). They are simulated in memory first and written together in one
+savepoint; an event that needs the case side (a new problem, or an order whose trouble a case
+already handles) and every later event of that order go one by one, each in its own
+savepoint. If the group write fails, its events are redone one by one as well, so one bad
+item never rejects the others and a rejected item leaves nothing behind."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ownwell.config import Settings
+from ownwell.errors import AppError, InvalidInput, NotFound
+from ownwell.orders import repository, rules, service
+from ownwell.orders.models import Order, OrderEvent, OrderStatus
+from ownwell.orders.schemas import ItemStatus, OrderEventItemIn, RejectedItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: ItemStatus
+    event_id: str | None = None
+    order_id: str | None = None
+    error: AppError | None = None
+
+
+@dataclass(frozen=True)
+class _State:
+    """An order's facts as the simulation moves it along (rules.OrderFacts)."""
+
+    promised_by: datetime
+    status: OrderStatus
+    eta: datetime | None
+    delivered_at: datetime | None
+
+
+def _rejected(index: int, error: AppError, field: str | None) -> Outcome:
+    path = f"items.{index}" + (f".{field}" if field else "")
+    return Outcome(ItemStatus.rejected, error=type(error)(error.message, field=path, code=error.code))
+
+
+def _one_by_one(
+    session: Session,
+    *,
+    index: int,
+    item: OrderEventItemIn,
+    order: Order,
+    events: list[OrderEvent],
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    known = list(events)
+    try:
+        with session.begin_nested():
+            event, new = service.record_event(
+                session, order=order, events=events, data=item, now=now, settings=settings
+            )
+        return Outcome(ItemStatus.accepted if new else ItemStatus.duplicate, event.id, order.id)
+    except AppError as exc:
+        events[:] = known
+        return _rejected(index, exc, exc.field)
+    except Exception:
+        events[:] = known
+        log.exception("order event %d of a batch (order %s) failed; rejected", index, order.id)
+        failed = AppError("this event could not be stored; it was logged; send it again", code="internal")
+        return _rejected(index, failed, None)
+
+
+def ingest_batch(
+    session: Session,
+    *,
+    items: Sequence[OrderEventItemIn | RejectedItem],
+    now: datetime,
+    settings: Settings,
+) -> list[Outcome]:
+    """One outcome per item, in order. The caller's transaction holds it all; every order the
+    batch names is locked first, in id order, so concurrent batches queue instead of racing."""
+    valid_at = {index: item for index, item in enumerate(items) if isinstance(item, OrderEventItemIn)}
+    orders = repository.lock_by_external_ids(session, [item.order_external_id for item in valid_at.values()])
+    events = repository.events_of(session, [order.id for order in orders.values()])
+    outcomes: dict[int, Outcome] = {}
+    states = {o.id: _State(o.promised_by, o.status, o.eta, o.delivered_at) for o in orders.values()}
+    seen = {order_id: list(found) for order_id, found in events.items()}
+    group: list[tuple[int, OrderEvent]] = []
+    careful: list[tuple[int, OrderEventItemIn, Order]] = []
+    needs_care: set[str] = set()
+    for index, item in enumerate(items):
+        if isinstance(item, RejectedItem):
+            outcomes[index] = _rejected(index, InvalidInput(item.message), item.field)
+            continue
+        order = orders.get(item.order_external_id)
+        if order is None:
+            missing = NotFound(f"no order with external_id {item.order_external_id!r}")
+            outcomes[index] = _rejected(index, missing, "order_external_id")
+            continue
+        if order.id in needs_care:
+            careful.append((index, item, order))
+            continue
+        twin = rules.is_duplicate(seen[order.id], type=item.type, occurred_at=item.occurred_at)
+        if twin is not None:
+            outcomes[index] = Outcome(ItemStatus.duplicate, twin.id, order.id)
+            continue
+        event = service.new_event(order, item, now=now)
+        after = rules.fulfilment(states[order.id], [*seen[order.id], event])
+        state = replace(states[order.id], status=after.status, eta=after.eta, delivered_at=after.delivered_at)
+        if order.trouble_case_id is not None or rules.trouble(state, [*seen[order.id], event], now):
+            needs_care.add(order.id)
+            careful.append((index, item, order))
+            continue
+        seen[order.id].append(event)
+        states[order.id] = state
+        group.append((index, event))
+    if group and not _write_group(session, group, orders=orders, states=states, events=events, now=now):
+        by_id = {o.id: o for o in orders.values()}
+        redo = [(index, valid_at[index], by_id[event.order_id]) for index, event in group]
+        careful = sorted([*redo, *careful], key=lambda entry: entry[0])
+        group = []
+    for index, event in group:
+        outcomes[index] = Outcome(ItemStatus.accepted, event.id, event.order_id)
+    if careful:
+        repository.serialise_case_writes(session)
+    for index, item, order in careful:
+        outcomes[index] = _one_by_one(
+            session, index=index, item=item, order=order, events=events[order.id], now=now, settings=settings
+        )
+    return [outcomes[index] for index in range(len(items))]
+
+
+def _write_group(
+    session: Session,
+    group: list[tuple[int, OrderEvent]],
+    *,
+    orders: dict[str, Order],
+    states: dict[str, _State],
+    events: dict[str, list[OrderEvent]],
+    now: datetime,
+) -> bool:
+    """Write the simulated events and order states in one savepoint; False if it failed."""
+    moved = {event.order_id for _, event in group}
+    try:
+        with session.begin_nested():
+            session.add_all([event for _, event in group])
+            for order in orders.values():
+                if order.id in moved:
+                    state = states[order.id]
+                    order.status, order.eta, order.delivered_at = state.status, state.eta, state.delivered_at
+                    order.updated_at = now
+            session.flush()
+    except Exception:
+        log.exception("writing %d order events together failed; writing them one by one", len(group))
+        return False
+    for _, event in group:
+        events[event.order_id].append(event)
+    return True

@@ -1,0 +1,280 @@
+"""Orders and fulfilment events through the API: creation, reading, idempotent events, the
+batch endpoint's per-item answers, and bad input on every new endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import START
+
+PROMISED = (START + timedelta(days=2)).isoformat()  # Wednesday 4 March, 09:00 UTC
+NO_ORDER = "ord_" + "0" * 27
+NO_DEPARTMENT = "dep_" + "0" * 27
+NO_CUSTOMER = "cus_" + "0" * 27
+
+
+def make_shop(admin, *, timezone: str = "Europe/Paris", do_not_contact: bool = False) -> dict:
+    """A shipping department with one member, a front-line agent outside it, one customer."""
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()
+    sam = admin.post(
+        "/staff",
+        {"name": "Sam Carter", "email": "sam@acme.test", "role": "agent", "department_ids": [shipping["id"]]},
+    ).json()
+    alex = admin.post("/staff", {"name": "Alex Moreau", "email": "alex@acme.test", "role": "agent"}).json()
+    customer = admin.post(
+        "/customers",
+        {
+            "name": "Rosa Díaz",
+            "emails": ["rosa@example.com"],
+            "preferences": {"timezone": timezone, "do_not_contact": do_not_contact},
+        },
+    ).json()
+    return {"shipping": shipping, "sam": sam, "alex": alex, "customer": customer}
+
+
+def make_order(admin, shop: dict, external_id: str = "A-1001", promised_by: str = PROMISED) -> dict:
+    response = admin.post(
+        "/orders",
+        {
+            "external_id": external_id,
+            "customer_id": shop["customer"]["id"],
+            "promised_by": promised_by,
+            "department_id": shop["shipping"]["id"],
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def event(type_: str, at, **extra) -> dict:
+    return {"type": type_, "occurred_at": at.isoformat(), **extra}
+
+
+def test_create_read_and_list_orders(admin):
+    shop = make_shop(admin)
+    created = admin.post(
+        "/orders",
+        {
+            "external_id": " B-2002 ",
+            "customer": {"name": "Kim Lee", "emails": ["KIM@Example.com"]},
+            "promised_by": "2026-03-05T12:00:00+01:00",
+            "department_id": shop["shipping"]["id"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    order = created.json()
+    assert order["external_id"] == "B-2002"
+    assert order["promised_by"] == "2026-03-05T11:00:00Z"
+    assert order["status"] == "placed" and order["trouble_case_id"] is None
+    assert order["events"] == [] and order["case_ids"] == []
+    # The customer is recognised by the identifier, never created twice.
+    kim = admin.get("/customers", identifier="kim@example.com").json()["items"]
+    assert [c["id"] for c in kim] == [order["customer_id"]]
+    again = admin.post(
+        "/orders",
+        {
+            "external_id": "B-2003",
+            "customer": {"emails": ["kim@example.com"]},
+            "promised_by": PROMISED,
+            "department_id": shop["shipping"]["id"],
+        },
+    ).json()
+    assert again["customer_id"] == order["customer_id"]
+
+    assert admin.get(f"/orders/{order['id']}").json() == order
+    by_external = admin.get("/orders", external_id="B-2002").json()["items"]
+    assert [o["id"] for o in by_external] == [order["id"]]
+    by_customer = admin.get("/orders", customer_id=order["customer_id"]).json()["items"]
+    assert [o["id"] for o in by_customer] == [again["id"], order["id"]]
+    first = admin.get("/orders", limit=1).json()
+    rest = admin.get("/orders", limit=5, cursor=first["next_cursor"]).json()
+    assert len(first["items"]) == 1 and len(rest["items"]) == 1 and rest["next_cursor"] is None
+
+
+def test_events_are_recorded_once_and_move_the_status(admin, clock):
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+    shipped = event("shipped", START, note="Left the warehouse")
+    first = admin.post(f"/orders/{order['id']}/events", shipped)
+    assert first.status_code == 201, first.text
+    assert first.json()["type"] == "shipped" and first.json()["note"] == "Left the warehouse"
+    replay = admin.post(f"/orders/{order['id']}/events", {**shipped, "note": "changed"})
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    # The same moment in another offset is the same event.
+    same = event("shipped", START.astimezone(ZoneInfo("Asia/Tokyo")))
+    assert admin.post(f"/orders/{order['id']}/events", same).status_code == 200
+    # An earlier event arriving late does not move the status backwards.
+    eta = (START + timedelta(days=1)).isoformat()
+    for late_news in (
+        event("delayed", START + timedelta(hours=2), eta=eta),
+        event("delayed", START - timedelta(hours=2)),
+    ):
+        assert admin.post(f"/orders/{order['id']}/events", late_news).status_code == 201
+    detail = admin.get(f"/orders/{order['id']}").json()
+    assert [e["type"] for e in detail["events"]] == ["delayed", "shipped", "delayed"]
+    assert detail["status"] == "delayed" and detail["eta"] == "2026-03-03T09:00:00Z"
+    # An ETA before the promise is no trouble.
+    assert detail["trouble_case_id"] is None and detail["case_ids"] == []
+    assert (
+        admin.post(f"/orders/{order['id']}/events", event("delivered", START + timedelta(days=1))).status_code
+        == 201
+    )
+    detail = admin.get(f"/orders/{order['id']}").json()
+    assert detail["status"] == "delivered" and detail["delivered_at"] == "2026-03-03T09:00:00Z"
+
+
+def test_batch_answers_each_item(admin):
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+    make_order(admin, shop, external_id="A-1002")
+    good = {"order_external_id": "A-1001", **event("shipped", START)}
+    items = [
+        good,
+        {"order_external_id": "A-1002", **event("shipped", START, eta=PROMISED)},
+        good,  # the same event twice in one batch
+        {"order_external_id": "Z-404", **event("shipped", START)},
+        {"order_external_id": "A-1001", "type": "shipped", "occurred_at": "2026-03-02T10:00:00"},
+        {"order_external_id": "A-1001", "type": "teleported", "occurred_at": START.isoformat()},
+        "not an object",
+        {"order_external_id": "A-1001", "type": "delivered"},
+        {"order_external_id": "A-1001", **event("delivered", START + timedelta(days=1)), "colour": "red"},
+    ]
+    response = admin.post("/order-events", {"items": items})
+    assert response.status_code == 200, response.text
+    answer = response.json()["items"]
+    assert [a["index"] for a in answer] == list(range(len(items)))
+    assert [a["status"] for a in answer] == [
+        "accepted",
+        "accepted",
+        "duplicate",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
+    assert answer[2]["event_id"] == answer[0]["event_id"] and answer[0]["order_id"] == order["id"]
+    fields = [a["error"]["field"] if a["error"] else None for a in answer]
+    assert fields == [
+        None,
+        None,
+        None,
+        "items.3.order_external_id",
+        "items.4.occurred_at",
+        "items.5.type",
+        "items.6",
+        "items.7.occurred_at",
+        "items.8.colour",
+    ]
+    assert answer[3]["error"]["code"] == "not_found"
+    assert all(a["error"]["message"] for a in answer[3:])
+    assert [e["type"] for e in admin.get(f"/orders/{order['id']}").json()["events"]] == ["shipped"]
+
+    replay = admin.post("/order-events", {"items": items[:3]}).json()["items"]
+    assert [a["status"] for a in replay] == ["duplicate"] * 3
+    assert len(admin.get(f"/orders/{order['id']}").json()["events"]) == 1
+    assert admin.post("/order-events", {"items": []}).json() == {"items": []}
+
+
+@pytest.mark.parametrize(
+    ("spoil", "status", "field"),
+    [
+        ({"promised_by": "2026-03-04T09:00:00"}, 422, "promised_by"),
+        ({"promised_by": "next week"}, 422, "promised_by"),
+        ({"external_id": "  "}, 422, "external_id"),
+        ({"external_id": "x" * 101}, 422, "external_id"),
+        ({"department_id": NO_DEPARTMENT}, 422, "department_id"),
+        ({"customer_id": NO_CUSTOMER}, 422, "customer_id"),
+        ({"customer_id": None}, 422, None),
+        ({"customer": {"emails": ["not-an-email"]}, "customer_id": None}, 422, "customer.emails.0"),
+        ({"customer": {"emails": []}, "customer_id": None}, 422, "customer.emails"),
+        ({"shipped": True}, 422, "shipped"),
+    ],
+)
+def test_bad_orders_are_refused_by_field(admin, spoil, status, field):
+    shop = make_shop(admin)
+    body = {
+        "external_id": "A-1001",
+        "customer_id": shop["customer"]["id"],
+        "promised_by": PROMISED,
+        "department_id": shop["shipping"]["id"],
+    }
+    body = {k: v for k, v in {**body, **spoil}.items() if v is not None}
+    response = admin.post("/orders", body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["field"] == field and error["message"] and error["code"]
+    assert admin.get("/orders").json()["items"] == []
+
+
+def test_bad_events_and_references_are_refused(admin):
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+    conflict = admin.post(
+        "/orders",
+        {
+            "external_id": "A-1001",
+            "customer": {"emails": ["new@example.com"]},
+            "promised_by": PROMISED,
+            "department_id": shop["shipping"]["id"],
+        },
+    )
+    assert conflict.status_code == 409 and conflict.json()["error"]["field"] == "external_id"
+    assert admin.get("/customers", identifier="new@example.com").json()["items"] == []  # nothing half-written
+
+    path = f"/orders/{order['id']}/events"
+    for body, field in [
+        ({"type": "lost", "occurred_at": START.isoformat()}, "type"),
+        ({"type": "shipped", "occurred_at": "2026-03-02T09:00:00"}, "occurred_at"),
+        ({"type": "delayed", "occurred_at": START.isoformat(), "eta": "2026-03-09"}, "eta"),
+        ({"type": "shipped"}, "occurred_at"),
+        ({"type": "shipped", "occurred_at": START.isoformat(), "note": "x" * 2001}, "note"),
+    ]:
+        response = admin.post(path, body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["error"]["field"] == field
+    assert admin.get(f"/orders/{order['id']}").json()["events"] == []
+
+    missing = admin.post(f"/orders/{NO_ORDER}/events", event("shipped", START))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert admin.get("/orders/not-an-id").status_code == 404
+    too_many = [{"order_external_id": "A-1001", **event("shipped", START)}] * 1001
+    over = admin.post("/order-events", {"items": too_many})
+    assert over.status_code == 422 and over.json()["error"]["field"] == "items"
+    assert admin.post("/order-events", {"items": "all of them"}).json()["error"]["field"] == "items"
+    assert admin.get("/orders", cursor="AA").status_code == 422
+
+    case = admin.post(
+        "/cases", {"customer_id": shop["customer"]["id"], "body": "Where is it?", "order_id": NO_ORDER}
+    )
+    assert case.status_code == 422 and case.json()["error"]["field"] == "order_id"
+    ok = admin.post(
+        "/cases", {"customer_id": shop["customer"]["id"], "body": "Where is it?", "order_id": order["id"]}
+    )
+    assert ok.status_code == 201 and ok.json()["order_id"] == order["id"]
+
+
+def test_a_failed_group_write_falls_back_to_one_by_one(admin, monkeypatch):
+    """Quiet events are written together; if that write fails, each is redone on its own and the
+    answer is the same."""
+    from ownwell.orders import ingest
+
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+    monkeypatch.setattr(ingest, "_write_group", lambda *args, **kwargs: False)
+    items = [
+        {"order_external_id": "A-1001", **event("shipped", START)},
+        {"order_external_id": "A-1001", **event("shipped", START)},
+        {"order_external_id": "A-1001", **event("exception", START + timedelta(hours=1))},
+        {"order_external_id": "A-1001", **event("delivered", START + timedelta(days=1))},
+    ]
+    answer = admin.post("/order-events", {"items": items}).json()["items"]
+    assert [a["status"] for a in answer] == ["accepted", "duplicate", "accepted", "accepted"]
+    detail = admin.get(f"/orders/{order['id']}").json()
+    assert [e["type"] for e in detail["events"]] == ["shipped", "exception", "delivered"]
+    assert detail["status"] == "delivered" and detail["trouble_reason"] == "exception"
