@@ -101,3 +101,10 @@ def test_tokens_and_passwords_are_not_stored_in_clear(admin, db, session_factory
             session, data=StaffIn(name="No Pass", email="np@acme.test", role="agent"), now=clock.now()
         )
         assert quiet.password_hash is None
+
+
+def test_prometheus_metrics_count_cases_and_outbox(client, admin):
+    admin.post("/cases", {"customer": {"emails": ["m@example.com"]}, "body": "Count me"})
+    text = client.get("/metrics").text
+    assert 'ownwell_cases{status="open"} 1.0' in text
+    assert 'ownwell_outbox_messages{status="held"} 1.0' in text

@@ -7,7 +7,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -98,7 +97,9 @@ def create_app(
     from ownwell.cases.api import router as cases_router
     from ownwell.commitments.api import router as commitments_router
     from ownwell.customers.api import router as customers_router
+    from ownwell.incidents.api import router as incidents_router
     from ownwell.notifications.api import router as outbox_router
+    from ownwell.orders.api import router as orders_router
     from ownwell.staff.api import router as staff_router
 
     for router in (
@@ -108,6 +109,8 @@ def create_app(
         commitments_router,
         agenda_router,
         outbox_router,
+        orders_router,
+        incidents_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -119,10 +122,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(feedback_pages)
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+    from ownwell.ops import router as ops_router
+
+    app.include_router(ops_router)
 
     return app

@@ -15,8 +15,10 @@ from ownwell.commitments import jobs as commitment_jobs
 from ownwell.config import Settings
 from ownwell.db import unit_of_work
 from ownwell.feedback.jobs import send_check_ins
+from ownwell.incidents.jobs import fan_out_pending
 from ownwell.notifications.delivery import deliver_all, release_held
 from ownwell.notifications.senders import Sender, senders_for
+from ownwell.orders.jobs import sweep_late
 
 log = logging.getLogger("ownwell.worker")
 
@@ -28,6 +30,8 @@ JOBS: list[tuple[str, Job]] = [
     ("cases.remind_updates_due", remind_updates_due),
     ("commitments.sweep_broken", commitment_jobs.sweep_broken),
     ("feedback.send_check_ins", send_check_ins),
+    ("orders.sweep_late", sweep_late),
+    ("incidents.fan_out", fan_out_pending),
 ]
 
 

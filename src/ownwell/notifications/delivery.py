@@ -9,6 +9,7 @@ message in flight ambiguous; its lease expires and it is sent again with the sam
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -88,15 +89,21 @@ def deliver_batch(
     """Deliver up to `limit` due messages; returns how many were handled (sent or not)."""
     if not senders:
         return 0
+    lease = timedelta(seconds=settings.delivery_lease_s)
+    # Stop early rather than send on an expired claim: another worker may own it by then.
+    stop_at = time.monotonic() + settings.delivery_lease_s * 0.8
     with unit_of_work(factory) as session:
         batch = claim(
             session,
             now=clock.now(),
             channels=set(senders),
             limit=limit or settings.delivery_batch,
-            lease=timedelta(seconds=settings.delivery_lease_s),
+            lease=lease,
         )
     for message in batch:
+        if time.monotonic() > stop_at:
+            log.info("lease running out; leaving %s and the rest of the batch to the next sweep", message.id)
+            break
         try:
             senders[message.channel].send(message)
         except DeliveryError as exc:

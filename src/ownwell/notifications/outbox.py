@@ -15,7 +15,7 @@ from ownwell.notifications import rules
 from ownwell.notifications.models import OutboxMessage, OutboxStatus
 
 
-def _initial_status(channel: Channel, settings: Settings) -> OutboxStatus:
+def initial_status(channel: Channel, settings: Settings) -> OutboxStatus:
     # With no SMTP server configured, e-mail is held (visible in the UI), never dropped.
     if channel == Channel.email and not settings.smtp_host:
         return OutboxStatus.held
@@ -40,11 +40,16 @@ def enqueue(
     staff_id: str | None = None,
     not_before: datetime | None = None,
     headers: dict[str, Any] | None = None,
+    fresh: bool = False,
 ) -> OutboxMessage:
-    """Queue one message in the caller's transaction; the same key never queues twice."""
-    existing = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-    ).one_or_none()
+    """Queue one message in the caller's transaction; the same key never queues twice.
+    A key built from a row created in this same transaction is `fresh` and skips the look-up
+    (the unique index still guards it)."""
+    existing = (
+        None
+        if fresh
+        else session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
+    )
     if existing is not None:
         return existing
     message = OutboxMessage(
@@ -59,7 +64,7 @@ def enqueue(
         subject=subject,
         body=body,
         headers=headers or {},
-        status=_initial_status(channel, settings),
+        status=initial_status(channel, settings),
         attempts=0,
         next_attempt_at=not_before or now,
         created_at=now,
@@ -81,6 +86,7 @@ def enqueue_to_customer(
     now: datetime,
     settings: Settings,
     case_id: str | None = None,
+    fresh: bool = False,
 ) -> OutboxMessage | None:
     """Queue a message by the customer's preferences; None when they asked not to be contacted."""
     if customer.do_not_contact:
@@ -104,6 +110,7 @@ def enqueue_to_customer(
         case_id=case_id,
         customer_id=customer.id,
         not_before=not_before,
+        fresh=fresh,
     )
 
 

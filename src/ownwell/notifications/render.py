@@ -168,3 +168,26 @@ def order_delivered(*, customer_name: str, owner_name: str, line: str, portal_ur
         f"{signature(owner_name)}"
     )
     return "Your order has arrived", body
+
+
+# --- incidents (P11): every affected customer hears it from us, from a person they can answer ---
+
+
+def incident_message(
+    *, customer_name: str, title: str, message: str, concierge_name: str, hear_next: str, first: bool
+) -> tuple[str, str]:
+    """The first notice and every update: what happened and what we are doing (the incident
+    owner's words), who looks after this customer, and when they will hear from us next."""
+    who = (
+        f"I am {concierge_name}, and I look after you personally until this is over. You do not "
+        f"need to contact us; if you want to, reply to this message and it comes to me."
+        if first
+        else f"This is {concierge_name}, still looking after you personally: reply to this message "
+        f"and it comes to me."
+    )
+    body = (
+        f"Hello {customer_name},\n\n{message.strip()}\n\n{who}\n\n"
+        f"You will hear from me again by {hear_next} at the latest, sooner if anything changes."
+        f"\n\n{concierge_name}\nYour contact for this incident"
+    )
+    return (f"{title}: what happened and what we are doing" if first else f"Update: {title}"), body
