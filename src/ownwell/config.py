@@ -56,9 +56,14 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     def resolved_secret_key(self) -> str:
-        """The configured key, else one generated once into ./ownwell-data/secret."""
-        if self.secret_key:
-            return self.secret_key
+        """The configured key, else one generated once into ./ownwell-data/secret (read once:
+        this sits on the path of every request that signs a portal link)."""
+        if not self.secret_key:
+            self.secret_key = self._stored_secret()
+        return self.secret_key
+
+    @staticmethod
+    def _stored_secret() -> str:
         path = DATA_DIR / "secret"
         if path.exists():
             return path.read_text().strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -39,8 +40,14 @@ def read_token(secret: str, token: str, *, now: datetime) -> PortalGrant | None:
 def portal_url(
     base_url: str, secret: str, *, customer_id: str, case_id: str, now: datetime, days: int
 ) -> str:
-    # Rounded to the day, so the same case gives the same link all day long.
+    # Rounded to the day, so the same case gives the same link all day long (and it is signed
+    # once, not on every response that shows it).
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return _signed_url(base_url, secret, customer_id, case_id, day, days)
+
+
+@lru_cache(maxsize=8192)
+def _signed_url(base_url: str, secret: str, customer_id: str, case_id: str, day: datetime, days: int) -> str:
     token = make_token(
         secret, customer_id=customer_id, case_id=case_id, expires_at=day + timedelta(days=days + 1)
     )
