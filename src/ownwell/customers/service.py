@@ -74,10 +74,18 @@ def _check_free(session: Session, keys: list[tuple[str, Key]], *, owner_id: str 
 
 
 def create_customer(
-    session: Session, *, data: CustomerIn, now: datetime, default_timezone: str, prefix: str = ""
+    session: Session,
+    *,
+    data: CustomerIn,
+    now: datetime,
+    default_timezone: str,
+    prefix: str = "",
+    checked: bool = False,
 ) -> Customer:
+    """`checked`: the caller has just looked every identifier up and found none taken."""
     keys = identifier_keys(data)
-    _check_free(session, keys, owner_id=None, prefix=prefix)
+    if not checked:
+        _check_free(session, keys, owner_id=None, prefix=prefix)
     customer = Customer(
         id=new_id("cus"),
         name=(data.name or "").strip() or rules.default_name(data.emails, data.phones),
@@ -115,6 +123,11 @@ def recognise_or_create(
     for _attempt in range(3):
         held = repository.owners_of(session, [k for _, k in keys])
         holder = next((held[k] for _, k in keys if k in held), None)
+        if holder is not None:
+            customer = repository.get(session, holder)
+            fresh = [k for _, k in keys if k not in held]
+            if not fresh:  # the usual returning customer: nothing to write
+                return customer
         try:
             with session.begin_nested():
                 if holder is None:
@@ -124,9 +137,8 @@ def recognise_or_create(
                         now=now,
                         default_timezone=default_timezone,
                         prefix=prefix,
+                        checked=True,
                     )
-                customer = repository.get(session, holder)
-                fresh = [k for _, k in keys if k not in held]
                 for key in dict.fromkeys(fresh):
                     customer.identifiers.append(
                         CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
