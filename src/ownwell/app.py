@@ -121,6 +121,9 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(feedback_pages)
+    from ownwell.portal.web import router as portal_pages
+
+    app.include_router(portal_pages)
 
     from ownwell.ops import router as ops_router
 
