@@ -76,7 +76,19 @@ def test_detail_remembers_facts_and_open_cases(admin):
     fact = admin.post(f"/customers/{customer['id']}/facts", {"text": "Prefers calls after 5 pm"})
     assert fact.status_code == 201
     case = admin.post("/cases", {"customer_id": customer["id"], "body": "Where is my order?"}).json()
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()
+    order = admin.post(
+        "/orders",
+        {
+            "external_id": "A-77",
+            "customer_id": customer["id"],
+            "promised_by": "2026-03-05T18:00:00+00:00",
+            "department_id": shipping["id"],
+        },
+    )
+    assert order.status_code == 201, order.text
     detail = admin.get(f"/customers/{customer['id']}").json()
+    assert [o["external_id"] for o in detail["orders"]] == ["A-77"]
     assert [f["text"] for f in detail["facts"]] == ["Prefers calls after 5 pm"]
     assert [c["id"] for c in detail["open_cases"]] == [case["id"]]
     assert detail["recent_timeline"][0]["text"] == "Where is my order?"

@@ -22,6 +22,8 @@ from ownwell.customers.schemas import (
 from ownwell.deps import ApiContext
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
 from ownwell.kit.text import BoundedText, PageCursor
+from ownwell.orders import repository as order_repository
+from ownwell.orders.api import order_out
 
 router = APIRouter(tags=["customers"])
 Cursor = PageCursor | None
@@ -107,8 +109,12 @@ def get_customer(customer_id: str, ctx: ApiContext) -> CustomerDetail:
         TimelineEntry(id=e.id, case_id=e.case_id, at=e.at, kind=e.kind, text=e.text)
         for e in case_repository.recent_customer_events(ctx.session, customer.id)
     ]
+    orders = order_repository.list_page(
+        ctx.session, customer_id=customer.id, external_id=None, limit=50, cursor=None
+    )
     return CustomerDetail(
         **base.model_dump(),
+        orders=[order_out(o).model_dump() for o in orders[:50]],
         facts=[fact_out(f) for f in repository.facts(ctx.session, customer.id)],
         open_cases=open_cases,
         recent_timeline=events,

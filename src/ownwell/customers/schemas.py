@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -121,5 +121,7 @@ class CustomerOut(BaseModel):
 
 class CustomerDetail(CustomerOut):
     facts: list[FactOut]
+    # The newest 50 orders, as GET /orders/{id} shows them (without their events).
+    orders: list[dict[str, Any]]
     open_cases: list[CaseSummary]
     recent_timeline: list[TimelineEntry]
