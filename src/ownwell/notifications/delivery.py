@@ -13,7 +13,8 @@ import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.clock import Clock
@@ -65,16 +66,20 @@ def claim(
     ]
 
 
-def _record(session: Session, message_id: str, values: dict[str, object]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+_RECORD = update(OutboxMessage).where(
+    OutboxMessage.id == bindparam("message_id"), OutboxMessage.status.in_(PENDING)
+)
+
+
+def _record(connection: Connection, message_id: str, values: dict[str, object]) -> None:
+    if connection.dialect.name == "postgresql":
         # Losing this commit only if PostgreSQL itself crashes means a resend with the same
         # Message-ID, never a loss; not waiting for the disk keeps delivery fast.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status.in_(PENDING))
-        .values(attempts=OutboxMessage.attempts + 1, claimed_until=None, **values)
-        .execution_options(synchronize_session=False)
+        connection.execute(_ASYNC_COMMIT)
+    connection.execute(
+        _RECORD.values(attempts=OutboxMessage.attempts + 1, claimed_until=None, **values),
+        {"message_id": message_id},
     )
 
 
@@ -89,6 +94,7 @@ def deliver_batch(
     """Deliver up to `limit` due messages; returns how many were handled (sent or not)."""
     if not senders:
         return 0
+    engine = factory.kw["bind"]
     lease = timedelta(seconds=settings.delivery_lease_s)
     # Stop early rather than send on an expired claim: another worker may own it by then.
     stop_at = time.monotonic() + settings.delivery_lease_s * 0.8
@@ -113,9 +119,12 @@ def deliver_batch(
             log.exception("sender for %s crashed on %s", message.channel, message.id)
             _failed(factory, message, DeliveryError(repr(exc)), clock=clock, settings=settings)
             continue
-        with unit_of_work(factory) as session:
+        # A bare connection, not a Session: this runs once per message on the hot path.
+        with engine.begin() as connection:
             _record(
-                session, message.id, {"status": OutboxStatus.sent, "sent_at": clock.now(), "last_error": None}
+                connection,
+                message.id,
+                {"status": OutboxStatus.sent, "sent_at": clock.now(), "last_error": None},
             )
     return len(batch)
 
@@ -137,7 +146,7 @@ def _failed(
                 "next_attempt_at": now + backoff(attempts, settings.delivery_backoff_s),
             }
             log.info("message %s to %s will be retried: %s", message.id, message.recipient, exc)
-        _record(session, message.id, values)
+        _record(session.connection(), message.id, values)
 
 
 def deliver_all(
