@@ -157,6 +157,12 @@ def serve(
     stop = threading.Event()
     if not no_worker:
         _start_worker(stop)
+    listener = None
+    if settings.intake_smtp_port:
+        from ownwell.intake.listener import start_listener
+
+        factory = make_session_factory(make_engine(settings.database_url))
+        listener = start_listener(settings, factory, SystemClock(), host=host)
     log.info("Ownwell on http://%s:%d (API docs at /api/v1/docs)", host, port)
     try:
         uvicorn.run(
@@ -170,6 +176,8 @@ def serve(
         )
     finally:
         stop.set()
+        if listener is not None:
+            listener.stop()
 
 
 @app.command()

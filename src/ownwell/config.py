@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "care@localhost"
     intake_smtp_port: int = 0
+    intake_max_bytes: int = Field(default=10_000_000, gt=0)
     worker_interval_s: float = Field(default=5.0, gt=0)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)

@@ -282,7 +282,7 @@ def add_message(
     case: Case,
     body: str,
     visibility: Visibility,
-    actor: Staff,
+    actor: Staff | None,
     now: datetime,
     settings: Settings,
     from_customer: bool = False,
@@ -298,13 +298,16 @@ def add_message(
             visibility=Visibility.customer,
             text=body,
             customer=customer,
-            data={"relayed_by": timeline.person(actor)},
+            # A gateway relaying the customer's words names the staff member who relayed them.
+            data={"relayed_by": timeline.person(actor)} if actor else {},
         )
         if case.status == CaseStatus.waiting_on_customer:
             move_status(session, case, CaseStatus.open, now=now)
         case.updated_at = now
         session.flush()
         return
+    if actor is None:
+        raise ValueError("only a customer's own message may come without a staff member")
     if visibility == Visibility.internal:
         timeline.record(
             session,

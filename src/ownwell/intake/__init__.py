@@ -1,0 +1,1 @@
+"""E-mail intake: inbound mail becomes the customer's words on their case."""
