@@ -51,6 +51,8 @@ class Case(Base):
         Index("ix_cases_owner_status_update_due", "owner_id", "status", "next_update_due"),
         Index("ix_cases_department_status", "caused_by_department_id", "status"),
         Index("ix_cases_customer_status", "customer_id", "status"),
+        # The update-due reminder sweep: active cases by due time, across all owners.
+        Index("ix_cases_status_update_due", "status", "next_update_due"),
     )
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)
