@@ -65,6 +65,19 @@ def _wait_all_sent(mailsink, expected_ids: set[str], timeout: float = 120.0) -> 
         time.sleep(0.05)
 
 
+def _wait_all_rows_sent(db, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.connect() as conn:
+            unsent = "SELECT count(*) FROM outbox_messages WHERE status <> 'sent'"
+            left = conn.exec_driver_sql(unsent).scalar()
+        if left == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{left} outbox rows never became sent")
+        time.sleep(0.1)
+
+
 def _delivered_ids(mailsink) -> set[str]:
     with mailsink.lock:
         return {mid[1:].split("@")[0] for mid in mailsink.message_ids}
@@ -92,6 +105,9 @@ def test_sigkill_mid_delivery_loses_nothing(migrated, db, session_factory, setti
     second = _worker(migrated, mailsink.port)
     try:
         _wait_all_sent(mailsink, set(ids))
+        # The message in flight at the kill may have arrived already, but its row is only marked
+        # once the dead worker's lease has expired and the second worker has sent it again.
+        _wait_all_rows_sent(db)
     finally:
         _stop(second)
 
