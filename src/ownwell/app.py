@@ -124,6 +124,9 @@ def create_app(
     from ownwell.portal.web import router as portal_pages
 
     app.include_router(portal_pages)
+    from ownwell.intake.web import router as help_pages
+
+    app.include_router(help_pages)
 
     from ownwell.ops import router as ops_router
 
