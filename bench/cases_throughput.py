@@ -40,7 +40,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from common import free_port, pg_create, pg_drop, run_cli
 
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
@@ -84,12 +85,6 @@ FIRST = ["Maria", "John", "Aiko", "Lars", "Fatima", "Diego", "Chen", "Olga", "Kw
 
 # --------------------------------------------------------------------------------------------
 # processes and /proc
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -203,13 +198,6 @@ def background_load(seconds: float = 2.0) -> float:
 
 # --------------------------------------------------------------------------------------------
 # the organisation, set up with the CLI
-
-
-def run_cli(args: list[str], *, env: dict[str, str], cwd: Path) -> str:
-    done = subprocess.run([OWNWELL, *args], env=env, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"ownwell {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout
 
 
 def set_up_org(env: dict[str, str], cwd: Path) -> tuple[str, list[str]]:
@@ -1055,26 +1043,6 @@ class Profiler:
 
 # --------------------------------------------------------------------------------------------
 # one database
-
-
-def pg_create() -> tuple[str, str]:
-    import psycopg
-
-    name = f"ownwell_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
-    host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
-    password = f":{info['password']}" if info.get("password") else ""
-    return name, f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
-
-
-def pg_drop(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -47,12 +47,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+
+from common import free_port, pg_create, pg_drop
 
 BIN = Path(sys.executable).parent
 PG_ADMIN_DSN = os.environ.get("OWNWELL_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -62,12 +63,6 @@ SMTP_SINK = shutil.which("smtp-sink") or (
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MAIL_FROM = "care@acme.test"
 TARGET = 500.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = 10.0) -> None:
@@ -299,26 +294,6 @@ def _email(i: int, tag: str, date: str) -> EmailMessage:
 
 # --------------------------------------------------------------------------------------------
 # databases
-
-
-def pg_create() -> tuple[str, str]:
-    import psycopg
-
-    name = f"ownwell_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
-    host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
-    password = f":{info['password']}" if info.get("password") else ""
-    return name, f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
-
-
-def pg_drop(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def queue_messages(url: str, n: int, smtp_port: int) -> list[str]:

@@ -31,7 +31,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import free_port, run_cli
 from sqlalchemy import (
     JSON,
     Column,
@@ -68,24 +68,13 @@ from ownwell.incidents.models import IncidentCustomer
 from ownwell.notifications.models import OutboxMessage
 from ownwell.worker import run_jobs
 
+cli = run_cli  # this script's name for it
+
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
 PG_BASE = os.environ.get("OWNWELL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CONCIERGES = ["Sam Carter", "Noor Haddad", "Lena Berg", "Tom Okafor"]
 CHUNK = 5_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cli(args: list[str], *, env: dict[str, str], cwd: Path) -> str:
-    done = subprocess.run([OWNWELL, *args], env=env, cwd=cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"ownwell {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
-    return done.stdout
 
 
 def set_up(env: dict[str, str], cwd: Path) -> tuple[str, list[str]]:

@@ -1,0 +1,49 @@
+"""Helpers every benchmark in bench/ shares: ports, the CLI as a user runs it, scratch databases."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+OWNWELL = str(BIN / "ownwell")
+PG_ADMIN_DSN = os.environ.get("OWNWELL_BENCH_PG", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_cli(args: list[str], *, env: dict[str, str], cwd: Path) -> str:
+    """`ownwell ARGS` as a user would type it; its stdout, or an error with its stderr."""
+    done = subprocess.run([OWNWELL, *args], env=env, cwd=cwd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"ownwell {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
+
+
+def pg_create() -> tuple[str, str]:
+    """A fresh PostgreSQL database: (name, SQLAlchemy URL)."""
+    import psycopg
+
+    name = f"ownwell_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
+    host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
+    password = f":{info['password']}" if info.get("password") else ""
+    return name, f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
+
+
+def pg_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
