@@ -36,13 +36,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import free_port, run_cli
+from common import free_port, pg_create, pg_drop, run_cli
 from sqlalchemy import (
     JSON,
     Column,
@@ -72,7 +71,6 @@ cli = run_cli  # this script's name for it
 
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
-PG_BASE = os.environ.get("OWNWELL_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CONCIERGES = ["Sam Carter", "Noor Haddad", "Lena Berg", "Tom Okafor"]
 CHUNK = 5_000
 
@@ -241,11 +239,7 @@ def run_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"ownwell-incidents-{db}-"))
     pg_name = None
     if db == "postgresql":
-        pg_name = f"ownwell_bench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = PG_BASE.rsplit("/", 1)[0] + f"/{pg_name}"
+        pg_name, url = pg_create()
     else:
         url = f"sqlite:///{work}/ownwell.db"
     env = {**os.environ, "OWNWELL_DATABASE_URL": url, "OWNWELL_SECRET_KEY": "bench-secret"}
@@ -316,9 +310,7 @@ def run_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         if pg_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
+            pg_drop(pg_name)
         shutil.rmtree(work, ignore_errors=True)
 
 
