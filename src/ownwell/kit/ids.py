@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
@@ -16,10 +17,24 @@ def _encode(number: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last: tuple[int, int] = (0, 0)
+
+
 def new_id(prefix: str) -> str:
+    """Ids made in one process are strictly increasing, even within one millisecond (monotonic
+    ULID): two events one service call writes, say "approved" then "applied", keep their order."""
+    global _last
     # Wall time here only orders ids for pagination; business time always comes from the Clock.
     millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        last_millis, last_rand = _last
+        if millis <= last_millis and last_rand + 1 < 1 << _RANDOM_BITS:
+            millis, rand = last_millis, last_rand + 1
+        else:
+            rand = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1  # room to count up
+        _last = (millis, rand)
     return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
 
 
