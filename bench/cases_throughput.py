@@ -825,9 +825,10 @@ def raw_limits(database_url: str, *, threads: int, seconds: float, pg_database: 
             "raw_method": (
                 "SQLAlchemy Core on the app's engine setup (make_engine); one transaction per row; "
                 "'inserts' = one row shaped like a case (bench_case_rows: the cases columns and indexes); "
-                "'case_transactions' = the same statements as POST /cases (13 + BEGIN/COMMIT, pre-ping on "
-                "PostgreSQL) in one transaction; 'lean_case_transactions' = the same rows written with 7 "
-                "statements (see lean_case_transaction in the script)"
+                "'case_transactions' = the statements POST /cases issued until 2026-11-23 (13 + "
+                "BEGIN/COMMIT, pre-ping on PostgreSQL) in one transaction; 'lean_case_transactions' = the "
+                "same rows written with 7 statements (see lean_case_transaction in the script), the "
+                "sequence POST /cases issues since 2026-11-30 for a new customer on SQLite"
             ),
         }
     finally:

@@ -35,10 +35,17 @@ def pg_create() -> tuple[str, str]:
     name = f"ownwell_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    return name, pg_url(name)
+
+
+def pg_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the bench's server."""
+    import psycopg
+
     info = psycopg.conninfo.conninfo_to_dict(PG_ADMIN_DSN)
     host, port, user = info.get("host", "127.0.0.1"), info.get("port", "5432"), info.get("user", "postgres")
     password = f":{info['password']}" if info.get("password") else ""
-    return name, f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
+    return f"postgresql+psycopg://{user}{password}@{host}:{port}/{name}"
 
 
 def pg_drop(name: str) -> None:

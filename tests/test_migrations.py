@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from ownwell.db import make_engine
 from ownwell.migrate import downgrade, upgrade
+from ownwell.migrations.unmodelled import include_object
 from ownwell.models import metadata
 
 
@@ -39,7 +40,8 @@ def test_upgrade_downgrade_upgrade_matches_models(tmp_path):
         upgrade(url)
         engine = make_engine(url)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            opts = {"compare_type": True, "include_object": include_object}
+            diff = compare_metadata(MigrationContext.configure(conn, opts=opts), metadata)
         engine.dispose()
         assert diff == [], f"models and migrations disagree: {diff}"
     finally:

@@ -98,7 +98,11 @@ def create_app(
     from ownwell.commitments.api import router as commitments_router
     from ownwell.customers.api import router as customers_router
     from ownwell.incidents.api import router as incidents_router
+    from ownwell.insights.api import router as insights_router
+    from ownwell.knowledge.api import router as knowledge_router
+    from ownwell.metrics.api import router as metrics_router
     from ownwell.notifications.api import router as outbox_router
+    from ownwell.offers.api import router as offers_router
     from ownwell.orders.api import router as orders_router
     from ownwell.staff.api import router as staff_router
 
@@ -111,6 +115,10 @@ def create_app(
         outbox_router,
         orders_router,
         incidents_router,
+        metrics_router,
+        knowledge_router,
+        offers_router,
+        insights_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -124,12 +132,55 @@ def create_app(
     from ownwell.portal.web import router as portal_pages
 
     app.include_router(portal_pages)
+    from ownwell.feedback.api import router as kudos_router
+    from ownwell.portal.api import router as fair_solution_router
+
+    app.include_router(kudos_router, prefix=API_PREFIX)
+    app.include_router(fair_solution_router, prefix=API_PREFIX)
     from ownwell.intake.web import router as help_pages
 
     app.include_router(help_pages)
+    # E-mail in: the quarantine and attachments (JSON), and the customer's file download.
+    from ownwell.intake.api import router as intake_router
+    from ownwell.intake.attachments_web import router as attachment_pages
+
+    app.include_router(intake_router, prefix=API_PREFIX)
+    app.include_router(attachment_pages)
 
     from ownwell.ops import router as ops_router
 
     app.include_router(ops_router)
+
+    # The staff web app: sign-in, My day, case pages, customers, search.
+    from ownwell.agenda.web import router as day_pages
+    from ownwell.cases.web import router as case_pages
+    from ownwell.cases.web_forms import router as case_forms
+    from ownwell.customers.web import router as customer_pages
+    from ownwell.staff.web import router as sign_in_pages
+    from ownwell.web.session import install_sign_in_redirect
+
+    install_sign_in_redirect(app)
+    for pages in (sign_in_pages, day_pages, case_pages, case_forms, customer_pages):
+        app.include_router(pages)
+
+    # Staff pages around the cases: departments, incidents, approvals, outbox, settings, insights.
+    from ownwell.incidents.web import router as incident_pages
+    from ownwell.insights.web import router as recurring_pages
+    from ownwell.metrics.web import router as insight_pages
+    from ownwell.notifications.web import router as outbox_pages
+    from ownwell.offers.web import router as approval_pages
+    from ownwell.staff.web_departments import router as department_pages
+    from ownwell.staff.web_settings import router as settings_pages
+
+    for pages in (
+        department_pages,
+        incident_pages,
+        approval_pages,
+        outbox_pages,
+        settings_pages,
+        insight_pages,
+        recurring_pages,
+    ):
+        app.include_router(pages)
 
     return app

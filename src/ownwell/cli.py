@@ -25,6 +25,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 import_app = typer.Typer(help="Bulk import from CSV files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+insights_app = typer.Typer(help="Recurring issues.", no_args_is_help=True)
+app.add_typer(insights_app, name="insights")
 
 log = logging.getLogger("ownwell")
 
@@ -214,6 +216,19 @@ def import_orders(
     factory = make_session_factory(make_engine(settings.database_url))
     now = SystemClock().now()
     raise typer.Exit(code=run_with_progress(factory, file, now=now, settings=settings, zone=timezone))
+
+
+@insights_app.command("rebuild")
+def insights_rebuild() -> None:
+    """Match every case again, all at once (after a big import, or to undo early drift). Issues
+    that keep most of their cases keep their id, root cause and prevention actions."""
+    from ownwell.insights.rebuild import run_with_progress
+
+    _upgrade()
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    done = run_with_progress(factory, now=SystemClock().now(), settings=settings)
+    typer.echo(f"{done.cases} cases in {done.issues} recurring issues ({done.moved} moved)")
 
 
 @app.command()

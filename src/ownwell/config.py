@@ -26,7 +26,27 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "care@localhost"
     intake_smtp_port: int = 0
-    intake_max_bytes: int = Field(default=10_000_000, gt=0)
+    # Base64 inflates attachments by a third: the whole message may be bigger than one attachment.
+    intake_max_bytes: int = Field(default=25_000_000, gt=0)
+    # Inbound attachments: each at most this big; only these content types are kept
+    # (comma-separated; anything else is noted on the timeline, not stored).
+    intake_attachment_max_bytes: int = Field(default=10_000_000, gt=0)
+    intake_attachment_types: str = (
+        "application/pdf,image/png,image/jpeg,image/gif,image/webp,image/heic,image/tiff,"
+        "text/plain,text/csv,application/msword,application/rtf,application/vnd.ms-excel,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet"
+    )
+    # IMAP polling by the worker; no host = off. Messages are marked seen after the commit.
+    imap_host: str | None = None
+    imap_port: int | None = Field(default=None, gt=0, lt=65536)  # None: 993 with SSL, else 143
+    imap_user: str | None = None
+    imap_password: str | None = None
+    imap_folder: str = "INBOX"
+    imap_ssl: bool = True
+    imap_batch: int = Field(default=25, ge=1, le=500)
+    imap_timeout_s: float = Field(default=30.0, gt=0)
     worker_interval_s: float = Field(default=5.0, gt=0)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)
@@ -41,6 +61,16 @@ class Settings(BaseSettings):
     smtp_timeout_s: float = Field(default=20.0, gt=0)
     check_in_days: int = Field(default=14, ge=1)
     reminder_lead_minutes: int = Field(default=120, ge=1)
+    # How long an offer above someone's authority may wait for a supervisor before they are reminded.
+    approval_sla_minutes: int = Field(default=240, ge=1)
+    # Recurring issues (P10): the worker matches new cases every `insights_interval_s`, which is
+    # far shorter than the timer sweep so a case has its issue within seconds. The similarity
+    # threshold was chosen on CFPB complaints, not on any benchmark's labels (bench/RESULTS.md).
+    insights_enabled: bool = True
+    insights_interval_s: float = Field(default=0.5, gt=0)
+    insights_threshold: float = Field(default=0.55, gt=0, lt=1)
+    insights_spike_cases: int = Field(default=5, ge=2)
+    insights_spike_window_hours: int = Field(default=24, ge=1)
 
     @field_validator("timezone")
     @classmethod

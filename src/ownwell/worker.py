@@ -16,15 +16,22 @@ from ownwell.config import Settings
 from ownwell.db import unit_of_work
 from ownwell.feedback.jobs import send_check_ins
 from ownwell.incidents.jobs import fan_out_pending
+from ownwell.insights.jobs import remind_prevention
+from ownwell.insights.jobs import start_fast_path as start_insights
+from ownwell.intake.jobs import poll_imap
 from ownwell.notifications.delivery import deliver_all, release_held
 from ownwell.notifications.senders import Sender, senders_for
+from ownwell.offers.jobs import remind_approvals_waiting
 from ownwell.orders.jobs import sweep_late
+from ownwell.web.jobs import purge_expired_sessions
 
 log = logging.getLogger("ownwell.worker")
 
 # Each job: fn(session, *, now, settings) -> rows handled. Idempotent; safe on many workers.
 Job = Callable[..., int]
 JOBS: list[tuple[str, Job]] = [
+    # First, so mail polled now is acknowledged by this same sweep's delivery.
+    ("intake.poll_imap", poll_imap),
     ("notifications.release_held", release_held),
     ("commitments.remind_due_soon", commitment_jobs.remind_due_soon),
     ("cases.remind_updates_due", remind_updates_due),
@@ -32,6 +39,9 @@ JOBS: list[tuple[str, Job]] = [
     ("feedback.send_check_ins", send_check_ins),
     ("orders.sweep_late", sweep_late),
     ("incidents.fan_out", fan_out_pending),
+    ("offers.remind_approvals_waiting", remind_approvals_waiting),
+    ("insights.remind_prevention", remind_prevention),
+    ("web.purge_expired_sessions", purge_expired_sessions),
 ]
 
 
@@ -79,6 +89,9 @@ def run_forever(
     stop: threading.Event,
 ) -> None:
     log.info("worker started, sweeping every %.1f s", interval_s)
+    # New cases are matched to recurring issues on a cadence of their own (well under a second):
+    # the sweep's interval would leave a case without its issue for seconds.
+    start_insights(factory, clock, settings=settings, stop=stop)
     while not stop.is_set():
         done = run_once(factory, clock, settings)
         # Keep draining without pause while there is a backlog.

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ownwell.customers.models import Customer
@@ -53,6 +53,18 @@ class Case(Base):
         Index("ix_cases_customer_status", "customer_id", "status"),
         # The update-due reminder sweep: active cases by due time, across all owners.
         Index("ix_cases_status_update_due", "status", "next_update_due"),
+        # The department board: a department's active cases in due order; on PostgreSQL the
+        # board counts read this index alone (0013).
+        Index(
+            "ix_cases_department_active_due",
+            "caused_by_department_id",
+            "next_update_due",
+            postgresql_include=["proactive"],
+            postgresql_where=text("status IN ('open', 'waiting_on_customer')"),
+            sqlite_where=text("status IN ('open', 'waiting_on_customer')"),
+        ),
+        # The department error rate (metrics): a department's cases per period.
+        Index("ix_cases_department_created", "caused_by_department_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(IdStr, primary_key=True)

@@ -6,10 +6,12 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from ownwell.cases import repository as case_repository
 from ownwell.customers.models import Customer
 from ownwell.errors import Conflict
 from ownwell.staff import repository as staff_repository
-from ownwell.staff.models import Staff
+from ownwell.staff.models import Role, Staff
+from ownwell.staff.service import adjust_open_cases
 
 
 class RoutedBy(StrEnum):
@@ -39,3 +41,25 @@ def choose_owner(
             code="no_owner_available",
         )
     return agent, RoutedBy.least_loaded
+
+
+def claim_owner(session: Session, *, department_id: str | None, customer: Customer) -> tuple[Staff, RoutedBy]:
+    """choose_owner's rules, with the new case already counted against the owner's open
+    cases (so the caller does not adjust the counter): one statement on the usual paths."""
+    if department_id:
+        member = case_repository.claim_least_loaded(session, department_id=department_id)
+        if member is not None:
+            return member, RoutedBy.department
+    if customer.personal_contact_id:
+        contact = session.get(Staff, customer.personal_contact_id)
+        if contact is not None and contact.on_duty:
+            adjust_open_cases(session, contact.id, 1)
+            return contact, RoutedBy.personal_contact
+    for roles in ((Role.agent,), (Role.agent, Role.supervisor, Role.admin)):
+        agent = case_repository.claim_least_loaded(session, roles=roles)
+        if agent is not None:
+            return agent, RoutedBy.least_loaded
+    raise Conflict(
+        "nobody is on duty to own this case; add a staff member or put one on duty",
+        code="no_owner_available",
+    )

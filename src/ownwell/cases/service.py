@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from ownwell.cases import repository, rules, timeline
 from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseKind, CaseStatus, Visibility
-from ownwell.cases.routing import RoutedBy, choose_owner
+from ownwell.cases.routing import RoutedBy, claim_owner
 from ownwell.cases.schemas import CaseIn, CasePatch
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
 from ownwell.customers import service as customer_service
 from ownwell.customers.models import Customer
+from ownwell.db import insert_new, short_cache
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.notifications import render
@@ -44,10 +45,15 @@ def cadence_for(session: Session, kind: str) -> int:
 def _department_id(session: Session, department_id: str | None, field: str) -> str | None:
     if department_id is None:
         return None
-    try:
-        return staff_repository.get_department(session, department_id).id
-    except NotFound as exc:
-        raise InvalidInput(exc.message, field=field) from exc
+    # Departments are never deleted, so one that existed a moment ago still does.
+    cache = short_cache(session)
+    if cache.get(("department", department_id)) is None:
+        try:
+            staff_repository.get_department(session, department_id)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field=field) from exc
+        cache.put(("department", department_id), True)
+    return department_id
 
 
 def tell_customer(
@@ -167,9 +173,10 @@ def open_case(
     `first_message(case, owner, portal_url) -> (subject, body)` replaces the acknowledgement,
     e.g. with a proactive delay notice; `channel=proactive` marks a case we opened ourselves."""
     if owner is None:
-        owner, routed_by = choose_owner(session, department_id=department_id, customer=customer)
+        owner, routed_by = claim_owner(session, department_id=department_id, customer=customer)
     else:
         routed_by = RoutedBy.assigned
+        adjust_open_cases(session, owner.id, 1)
     subject = (subject or "").strip() or rules.subject_from_body(body)
     proactive = channel == CaseChannel.proactive
     case = Case(
@@ -191,7 +198,6 @@ def open_case(
     )
     case.owner = owner
     session.add(case)
-    adjust_open_cases(session, owner.id, 1)
     timeline.record(
         session,
         case_id=case.id,
@@ -208,6 +214,9 @@ def open_case(
             "owner": timeline.person(owner),
             "routed_by": routed_by,
             "created_by": timeline.person(actor) if actor else None,
+            # The first cadence window's due time, kept so the update-on-time metric never
+            # has to guess it from a cadence policy that may have changed since.
+            "update_due": case.next_update_due.isoformat(),  # type: ignore[union-attr]
         },
     )
     url = case_portal_url(case, settings=settings, now=now)
@@ -239,7 +248,7 @@ def open_case(
         settings=settings,
         fresh=True,
     )
-    session.flush()
+    insert_new(session)
     return case
 
 
@@ -327,6 +336,8 @@ def add_message(
             field="visibility",
             code="case_not_active",
         )
+    # P5: a customer-visible update starts a new cadence window; an internal note does not.
+    case.next_update_due = rules.next_update_due(now, cadence_for(session, case.kind))
     event = timeline.record(
         session,
         case_id=case.id,
@@ -335,9 +346,8 @@ def add_message(
         visibility=Visibility.customer,
         text=body,
         staff=actor,
+        data={"update_due": case.next_update_due.isoformat()},
     )
-    # P5: a customer-visible update starts a new cadence window; an internal note does not.
-    case.next_update_due = rules.next_update_due(now, cadence_for(session, case.kind))
     if case.first_response_at is None:
         case.first_response_at = now
     if wait_for_customer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
 from ownwell.errors import NotFound
@@ -17,9 +17,14 @@ Key = tuple[str, str, str]  # (kind, system, value)
 def get(session: Session, customer_id: str, *, field: str | None = None) -> Customer:
     customer = None
     if looks_like_id("cus", customer_id):
-        customer = session.scalars(
-            select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.identifiers))
-        ).one_or_none()
+        # One statement with its identifiers (a returning customer's case reads them at once).
+        customer = (
+            session.scalars(
+                select(Customer).where(Customer.id == customer_id).options(joinedload(Customer.identifiers))
+            )
+            .unique()
+            .one_or_none()
+        )
     if customer is None:
         raise NotFound(f"no customer with id {customer_id!r}", field=field)
     return customer

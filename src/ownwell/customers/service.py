@@ -17,6 +17,7 @@ from ownwell.customers.models import (
     IdentifierKind,
 )
 from ownwell.customers.schemas import CustomerIn, CustomerPatch, PreferencesIn
+from ownwell.db import insert_new, writers_serialised
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository as staff_repository
@@ -101,11 +102,11 @@ def create_customer(
     )
     _apply_preferences(customer, data.preferences)
     customer.identifiers = [
-        CustomerIdentifier(id=new_id("cid"), kind=k[0], system=k[1], value=k[2])
+        CustomerIdentifier(id=new_id("cid"), customer_id=customer.id, kind=k[0], system=k[1], value=k[2])
         for k in dict.fromkeys(key for _, key in keys)
     ]
     session.add(customer)
-    session.flush()
+    insert_new(session)
     return customer
 
 
@@ -120,6 +121,9 @@ def recognise_or_create(
     keys = identifier_keys(data)
     if not keys:
         raise InvalidInput("give at least one e-mail, phone or external id", field=prefix + "emails")
+    # SQLite writers hold the database lock from their first statement, so nobody can slip in
+    # between the look-up and the insert; elsewhere the insert may lose a race and is retried.
+    may_race = not writers_serialised(session)
     for _attempt in range(3):
         held = repository.owners_of(session, [k for _, k in keys])
         holder = next((held[k] for _, k in keys if k in held), None)
@@ -129,7 +133,7 @@ def recognise_or_create(
             if not fresh:  # the usual returning customer: nothing to write
                 return customer
         try:
-            with session.begin_nested():
+            with session.begin_nested() if may_race else contextlib.nullcontext():
                 if holder is None:
                     return create_customer(
                         session,
@@ -146,6 +150,8 @@ def recognise_or_create(
                 session.flush()
                 return customer
         except IntegrityError:
+            if not may_race:
+                raise
             continue
     raise Conflict("this customer is being created by another request; try again", field=prefix + "emails")
 

@@ -54,3 +54,23 @@ class Feedback(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship(lazy="raise")
+
+
+class KudosSource(StrEnum):
+    survey = "survey"
+    message = "message"
+
+
+class Kudos(Base):
+    """P13: praise a customer gave, credited to the person who owned their case at the time."""
+
+    __tablename__ = "kudos"
+    __table_args__ = (Index("ix_kudos_staff_id_id", "staff_id", "id"),)
+
+    id: Mapped[str] = mapped_column(IdStr, primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[KudosSource] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

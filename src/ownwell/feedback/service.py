@@ -1,5 +1,6 @@
 """Recording what the customer says about a resolution (P9): a bad answer reopens the case
-with the same owner; "all good" on the confirm link closes it."""
+with the same owner; "all good" on the confirm link or the portal closes it. Praise in what they
+say is credited to the owner as kudos (P13)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ from ownwell.cases.models import Case, CaseStatus, Visibility
 from ownwell.cases.service import move_status
 from ownwell.config import Settings
 from ownwell.customers.models import Customer
-from ownwell.feedback.models import Feedback, FollowUp, FollowUpStatus
+from ownwell.feedback import rules
+from ownwell.feedback.models import Feedback, FollowUp, FollowUpStatus, Kudos, KudosSource
 from ownwell.kit.ids import new_id
 
 LOW_CSAT = 2
+# Sources whose "yes, fixed" is the customer confirming the resolution, which closes the case.
+CONFIRMING_SOURCES = ("confirm", "portal")
 
 
 def needs_reopening(*, fixed: bool | None, csat: int | None) -> bool:
@@ -82,8 +86,57 @@ def record_feedback(
         lifecycle.reopen_case(
             session, case=case, reason=reason, actor=None, now=now, settings=settings, customer_actor=customer
         )
-    elif fixed is True and source == "confirm" and status == CaseStatus.resolved:
+    elif fixed is True and source in CONFIRMING_SOURCES and status == CaseStatus.resolved:
         move_status(session, case, CaseStatus.closed, now=now)
         case.closed_at = now
+    if feedback.comment and rules.is_praise(
+        feedback.comment, owner_first_name=rules.first_name(case.owner.name), csat=csat
+    ):
+        record_kudos(
+            session, case=case, customer=customer, text=feedback.comment, source=KudosSource.survey, now=now
+        )
     session.flush()
     return feedback
+
+
+def record_kudos(
+    session: Session,
+    *,
+    case: Case,
+    customer: Customer,
+    text: str,
+    source: KudosSource,
+    now: datetime,
+) -> Kudos:
+    """The one writer of kudos: the praise goes to whoever owns the case when it is given."""
+    kudos = Kudos(
+        id=new_id("kud"),
+        staff_id=case.owner_id,
+        case_id=case.id,
+        customer_id=customer.id,
+        text=text.strip(),
+        source=source,
+        created_at=now,
+    )
+    session.add(kudos)
+    timeline.record(
+        session,
+        case_id=case.id,
+        kind="kudos",
+        at=now,
+        visibility=Visibility.internal,
+        text=text.strip(),
+        customer=customer,
+        data={"staff": timeline.person(case.owner), "source": str(source), "kudos_id": kudos.id},
+    )
+    return kudos
+
+
+def kudos_from_message(
+    session: Session, *, case: Case, customer: Customer, text: str, now: datetime
+) -> Kudos | None:
+    """Praise in a message the customer wrote (portal, e-mail, chat) becomes kudos for the owner;
+    anything else records nothing."""
+    if not rules.is_praise(text, owner_first_name=rules.first_name(case.owner.name)):
+        return None
+    return record_kudos(session, case=case, customer=customer, text=text, source=KudosSource.message, now=now)

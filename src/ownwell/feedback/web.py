@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from ownwell.cases import repository as case_repository
 from ownwell.cases.models import CaseStatus
@@ -14,6 +14,7 @@ from ownwell.db import unit_of_work
 from ownwell.errors import Forbidden, InvalidInput, NotFound
 from ownwell.feedback.service import record_feedback
 from ownwell.notifications.render import local_time
+from ownwell.portal.fresh_link import invalid_link_page
 from ownwell.portal.links import read_token
 from ownwell.web import templates
 from ownwell.web.csrf import csrf_ok, csrf_token
@@ -33,8 +34,12 @@ def _grant(request: Request, token: str):  # type: ignore[no-untyped-def]
 @router.get("/feedback/{token}", response_class=HTMLResponse)
 def feedback_form(
     request: Request, token: str, source: str = "confirm", fixed: str | None = None
-) -> HTMLResponse:
-    grant = _grant(request, token)
+) -> Response:
+    settings = request.app.state.settings
+    grant = read_token(settings.resolved_secret_key(), token, now=request.app.state.clock.now())
+    if grant is None or grant.case_id is None:
+        # The same page as an expired portal link: nothing shown, a fresh link offered.
+        return invalid_link_page(request)
     with unit_of_work(request.app.state.session_factory) as session:
         case = case_repository.get(session, grant.case_id)
         if case.customer_id != grant.customer_id:
@@ -58,7 +63,7 @@ def feedback_form(
 def _score(raw: str | None, top: int, field: str) -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= top:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= top:
         raise InvalidInput(f"{field} is a number from 1 to {top}", field=field)
     return int(raw)
 

@@ -1,6 +1,8 @@
 """The built-in inbound SMTP listener (aiosmtpd). Each accepted message is one transaction:
-stored whole or not at all. It never crashes on what it is sent: mail it cannot store is
-answered 451 so the sending server tries again later."""
+stored whole or not at all, and answered 250 only once it is committed. Mail we cannot read or
+process is quarantined (and still answered 250, so the sending server does not retry forever);
+a message or attachment over the limits is refused with 552 and the reason; only when nothing
+could be stored at all (the database is down) is the answer 451, so the sender tries later."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.clock import Clock
@@ -33,6 +36,14 @@ class IntakeHandler:
         self.max_bytes = settings.intake_max_bytes
 
     def store(self, content: bytes, rcpt_tos: list[str], mail_from: str | None) -> IntakeResult:
+        try:
+            return self._store_once(content, rcpt_tos, mail_from)
+        except IntegrityError:
+            # Two deliveries of one message raced on its unique key; this second try sees
+            # the first one committed and answers "duplicate".
+            return self._store_once(content, rcpt_tos, mail_from)
+
+    def _store_once(self, content: bytes, rcpt_tos: list[str], mail_from: str | None) -> IntakeResult:
         with unit_of_work(self.factory) as session:
             return receive_email(
                 session,
@@ -59,9 +70,14 @@ class IntakeHandler:
             log.exception("could not store mail from %r; asked the sender to retry", envelope.mail_from)
             return "451 4.3.0 Try again later"
         if result.outcome == "refused":
-            return _reply("451 4.6.0", f"Try again later (unreadable message: {result.reason})")
+            return _reply("552 5.3.4", f"Message refused: {result.reason}")
         if result.outcome == "ignored":
             return _reply("250 2.0.0", f"Accepted (not answered: {result.reason})")
+        if result.outcome == "duplicate":
+            return "250 2.0.0 Accepted (already received; nothing done again)"
+        if result.outcome == "quarantined":
+            # The reason may quote our own failure; the sender only learns it is held.
+            return f"250 2.0.0 Accepted (held for review {result.quarantine_id})"
         return f"250 2.0.0 Accepted ({result.outcome} {result.case_id})"
 
 

@@ -4,6 +4,7 @@ to the best text we can read."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -13,6 +14,10 @@ from html.parser import HTMLParser
 
 MAX_BODY_CHARS = 50_000
 MAX_PARTS = 200
+# Real mail nests a handful of multiparts (a forward of a forward: a dozen). Each level costs
+# the email package milliseconds, so thousands are a cheap way to burn our CPU: refused unread.
+MAX_MULTIPARTS = 50
+_MULTIPART = re.compile(rb"content-type:[ \t]*multipart/", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WROTE = re.compile(r"^\s*(On\b.{0,300}\bwrote:|-{2,}\s*Original Message\s*-{2,})\s*$", re.IGNORECASE)
 
@@ -128,6 +133,49 @@ def split_quoted(text: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class MailFile:
+    """A file the sender attached, as declared (name and type are the sender's claims)."""
+
+    filename: str  # as written, cleaned of control characters; may be ""
+    content_type: str
+    content: bytes
+
+
+def _attached_files(message: Message) -> list[MailFile]:
+    """Every leaf part that is a file rather than the body: marked as an attachment, named, or
+    not text. A single-part message is its own body, never a file."""
+    files: list[MailFile] = []
+    for count, part in enumerate(message.walk()):
+        if count > MAX_PARTS:
+            break
+        try:
+            if part.is_multipart():
+                continue
+            disposition = part.get_content_disposition()
+            filename = part.get_filename() or ""
+            kind = part.get_content_type()
+        except Exception:
+            continue
+        named = disposition == "attachment" or bool(filename)
+        if part is message and not named:
+            continue
+        if not named and kind.startswith(("text/", "message/")):
+            continue  # another body part (plain next to html), not a file
+        try:
+            payload = part.get_payload(decode=True)
+        except Exception:
+            payload = None
+        if not isinstance(payload, bytes):
+            continue
+        files.append(
+            MailFile(
+                filename=clean(str(filename), 500).strip(), content_type=clean(kind, 100), content=payload
+            )
+        )
+    return files
+
+
+@dataclass(frozen=True)
 class ParsedEmail:
     sender: str  # the From address as written ("" if none could be read)
     sender_name: str
@@ -136,6 +184,7 @@ class ParsedEmail:
     body: str  # the customer's new words
     quoted: str  # the history they quoted, kept but not shown first
     message: Message = field(repr=False)
+    files: list[MailFile] = field(default_factory=list, repr=False)
 
     def text(self) -> str:
         return self.body if not self.quoted else f"{self.body}\n\n{self.quoted}".strip()
@@ -146,6 +195,9 @@ class UnreadableEmail(ValueError):
 
 
 def parse_email(raw: bytes, envelope_rcpts: list[str] | None = None) -> ParsedEmail:
+    multiparts = sum(1 for _ in itertools.islice(_MULTIPART.finditer(raw), MAX_MULTIPARTS + 1))
+    if multiparts > MAX_MULTIPARTS:
+        raise UnreadableEmail(f"more than {MAX_MULTIPARTS} multipart sections (nested too deep)")
     try:
         return _parse(raw, envelope_rcpts)
     except (RecursionError, MemoryError) as exc:
@@ -173,4 +225,5 @@ def _parse(raw: bytes, envelope_rcpts: list[str] | None) -> ParsedEmail:
         body=body,
         quoted=quoted,
         message=message,
+        files=_attached_files(message),
     )

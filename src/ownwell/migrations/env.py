@@ -6,6 +6,7 @@ from alembic import context
 
 from ownwell.config import get_settings
 from ownwell.db import make_engine
+from ownwell.migrations.unmodelled import include_object
 from ownwell.models import metadata
 
 config = context.config
@@ -19,6 +20,7 @@ def run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -53,6 +53,9 @@ class Staff(Base):
     authority_replacement: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     authority_goodwill: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal(0))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Web sign-in lockout: failures since the last success, and until when sign-in is refused.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     departments: Mapped[list[Department]] = relationship(
         secondary=staff_departments, lazy="raise", order_by=Department.name

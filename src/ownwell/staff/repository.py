@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
+from ownwell.db import ShortCache, short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
@@ -50,12 +51,37 @@ def list_staff(session: Session, *, limit: int, cursor: str | None) -> Sequence[
     return session.scalars(paginate_desc(stmt, Staff.id, limit=limit, cursor=cursor)).all()
 
 
+def token_recently_seen(cache: ShortCache, token_hash: str) -> bool:
+    return cache.get(("token", token_hash)) is not None
+
+
 def staff_for_token(session: Session, token_hash: str) -> Staff | None:
-    return session.scalars(
+    """The staff member behind an API token. Every API request asks, so the answer is kept
+    briefly (db.ShortCache): a revoked token or a changed role counts within seconds."""
+    cache = short_cache(session)
+    columns = cache.get(("token", token_hash))
+    if columns is not None:
+        snapshot = Staff(**columns)
+        make_transient_to_detached(snapshot)
+        return session.merge(snapshot, load=False)
+    staff = session.scalars(
         select(Staff)
         .join(ApiToken, ApiToken.staff_id == Staff.id)
         .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
     ).one_or_none()
+    if staff is not None:
+        # Column values, not the instance: this session may still change its own copy.
+        cache.put(("token", token_hash), {c.key: getattr(staff, c.key) for c in _STAFF_COLUMNS})
+    return staff
+
+
+# Who the caller is and what they may do; counters that change with every case (and sign-in
+# bookkeeping) are left out, so they stay unloaded and are read fresh when someone asks.
+_STAFF_COLUMNS = tuple(
+    c
+    for c in Staff.__mapper__.column_attrs
+    if c.key not in ("open_case_count", "failed_logins", "locked_until")
+)
 
 
 def least_loaded_member(session: Session, department_id: str) -> Staff | None:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ownwell.customers.rules import normalise_email
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository
 from ownwell.staff.models import ApiToken, Department, Role, Staff
 from ownwell.staff.schemas import Authority, StaffIn, StaffPatch
-from ownwell.staff.security import hash_password, hash_token, new_token
+from ownwell.staff.security import hash_password, hash_token, new_token, verify_password
+
+# Web sign-in: this many wrong passwords in a row lock the account for LOCKOUT.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 def department_key(name: str) -> str:
@@ -112,3 +118,47 @@ def adjust_open_cases(session: Session, staff_id: str, delta: int) -> None:
 
 def is_manager(staff: Staff) -> bool:
     return staff.role in (Role.supervisor, Role.admin)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt. Failures are flushed, not raised, so that the caller
+    commits the failure counter instead of rolling it back with the error."""
+
+    staff: Staff | None
+    locked_until: datetime | None = None
+
+
+_dummy_hash: list[str] = []
+
+
+def _burn_time(password: str) -> None:
+    # An unknown e-mail costs the same argon2 work as a wrong password: no account probing.
+    if not _dummy_hash:
+        _dummy_hash.append(hash_password("not-a-password-of-anyone"))
+    verify_password(_dummy_hash[0], password)
+
+
+def sign_in(session: Session, *, email: str, password: str, now: datetime) -> SignIn:
+    try:
+        key = normalise_email(email.strip())
+    except ValueError:
+        key = email.strip().casefold()
+    staff = repository.staff_by_email(session, key) if key else None
+    if staff is None:
+        _burn_time(password)
+        return SignIn(staff=None)
+    if staff.locked_until is not None and staff.locked_until > now:
+        return SignIn(staff=None, locked_until=staff.locked_until)
+    if not verify_password(staff.password_hash, password):
+        staff.failed_logins = (staff.failed_logins or 0) + 1
+        locked = staff.failed_logins >= MAX_FAILED_LOGINS
+        if locked:
+            staff.locked_until = now + LOCKOUT
+            staff.failed_logins = 0
+        session.flush()
+        return SignIn(staff=None, locked_until=staff.locked_until if locked else None)
+    staff.failed_logins = 0
+    staff.locked_until = None
+    session.flush()
+    return SignIn(staff=staff)

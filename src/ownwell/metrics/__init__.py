@@ -1,0 +1,2 @@
+"""Care metrics (SPEC "Metrics"): computed on request from cases, timelines, commitments,
+feedback and orders."""
