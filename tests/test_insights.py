@@ -242,3 +242,51 @@ def test_rebuild_cli_rematches_every_case(admin, complaints, migrated, tmp_path:
     late = {issue_of(admin, c["id"]) for c in complaints["late"]}
     assert len(late) == 1
     assert admin.get(f"/insights/recurring/{late.pop()}").json()["case_count"] == 5
+
+
+def test_a_case_that_cannot_be_matched_is_skipped_and_holds_no_other_case_back(
+    admin, session_factory, clock, settings, monkeypatch
+):
+    from ownwell.insights import jobs
+
+    cases = [open_case(admin, body, n) for n, body in enumerate(LATE_PARCEL[:3])]
+    poisoned = cases[0]["id"]  # the oldest: a batch always contains it
+    real_assign = jobs.service.assign
+
+    def assign(session, *, pending, **kwargs):
+        if any(p.case_id == poisoned for p in pending):
+            raise RuntimeError("this case breaks the matcher")
+        return real_assign(session, pending=pending, **kwargs)
+
+    monkeypatch.setattr(jobs.service, "assign", assign)
+    skipped: set[str] = set()
+    assert jobs.match_once(session_factory, clock, settings=settings, skipped=skipped) == 2
+    assert skipped == {poisoned}
+    assert all(issue_of(admin, c["id"]) for c in cases[1:])
+    assert admin.get(f"/cases/{poisoned}").json()["recurring_issue_id"] is None
+    # The next tick leaves the skipped case alone: nothing fails, nothing is matched twice.
+    assert jobs.match_once(session_factory, clock, settings=settings, skipped=skipped) == 0
+
+
+def test_matching_backs_off_while_the_database_cannot_be_used(session_factory, clock, settings, monkeypatch):
+    import threading
+
+    from ownwell.insights import jobs
+
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is down")
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        if len(waits) == 4:
+            stop.set()
+        return stop.is_set()
+
+    monkeypatch.setattr(jobs, "match_once", broken)
+    monkeypatch.setattr(stop, "wait", wait)
+    jobs.run_fast_path(session_factory, clock, settings=settings, stop=stop)  # returns, never raises
+    assert waits == sorted(waits) and waits[-1] > waits[0]  # longer and longer pauses
+    assert max(waits) <= 60

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,15 +40,14 @@ def get(
     return issue
 
 
-def unassigned_cases(session: Session, *, limit: int) -> list[Pending]:
-    """The oldest cases not matched yet, with the customer's first words. Claimed with SKIP LOCKED
-    so several workers on PostgreSQL never match the same case twice."""
+def unassigned_cases(session: Session, *, limit: int, skip: Collection[str] = ()) -> list[Pending]:
+    """The oldest cases not matched yet, with the customer's first words, leaving out `skip`.
+    Claimed with SKIP LOCKED so several workers on PostgreSQL never match the same case twice."""
+    stmt = select(Case.id).where(Case.recurring_issue_id.is_(None))
+    if skip:
+        stmt = stmt.where(Case.id.not_in(list(skip)))
     claimed = session.scalars(
-        select(Case.id)
-        .where(Case.recurring_issue_id.is_(None))
-        .order_by(Case.created_at, Case.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        stmt.order_by(Case.created_at, Case.id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     if not claimed:
         return []
