@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ownwell.cases import policies as case_policies
 from ownwell.cases import repository as case_repository
 from ownwell.cases.models import ACTIVE_STATUSES, CaseEvent, CaseStatus
 from ownwell.commitments import repository as commitment_repository
@@ -73,7 +74,7 @@ def _latest(events: list[CaseEvent], kind: str) -> CaseEvent | None:
 def case_context(ctx: WebCtx, case_id: str) -> dict[str, Any]:
     """Everything the case page shows, loaded in a fixed number of queries."""
     session = ctx.session
-    case = case_repository.get(session, case_id)
+    case = case_policies.require_can_view(ctx.actor, case_repository.get(session, case_id))
     events = list(queries.events_of(session, case.id))
     opened = next((e for e in reversed(events) if e.kind == "case_created"), None)
     offers = list(offer_repository.for_case(session, case.id))
@@ -161,7 +162,7 @@ def staff_link(case_id: str) -> Response:
 def case_live(case_id: str, ctx: StaffPage, v: Annotated[str, Query(max_length=64)] = "") -> Response:
     """Polled by the open case page. Unchanged: 204 (HTMX leaves the page alone). Changed: the
     new head and timeline, swapped in out of band, so forms being typed into are untouched."""
-    case = case_repository.get(ctx.session, case_id)
+    case = case_policies.require_can_view(ctx.actor, case_repository.get(ctx.session, case_id))
     if queries.case_stamp(ctx.session, case) == v:
         return Response(status_code=204)
     context = case_context(ctx, case_id)

@@ -21,7 +21,6 @@ from ownwell.commitments import service as commitment_service
 from ownwell.commitments.schemas import CommitmentIn, RenegotiateIn
 from ownwell.errors import AppError, InvalidInput, NotFound
 from ownwell.offers import policies as offer_policies
-from ownwell.offers import repository as offer_repository
 from ownwell.offers import service as offer_service
 from ownwell.offers.models import OfferStatus
 from ownwell.offers.schemas import ApproveIn, OfferIn, RejectIn
@@ -237,15 +236,7 @@ def propose_offer(
 
 
 def _decide(ctx: WebCtx, case: Case, offer_id: str):  # type: ignore[no-untyped-def]
-    offer = offer_repository.get(ctx.session, offer_id, for_update=True)
-    if offer.case_id != case.id:
-        raise NotFound(f"no offer {offer_id!r} on this case")
-    offer_policies.require_can_decide(
-        ctx.actor,
-        offer,
-        actor_department_ids=offer_repository.department_ids_of(ctx.session, ctx.actor.id),
-        deciding_department_ids=offer_repository.deciding_department_ids(ctx.session, case),
-    )
+    offer, _ = offer_service.lock_for_decision(ctx.session, offer_id=offer_id, actor=ctx.actor, case=case)
     return offer
 
 

@@ -83,13 +83,15 @@ def ask(case_id: str, body: QuestionIn, ctx: ApiContext) -> QuestionOut:
 
 @router.get("/cases/{case_id}/questions", response_model=list[QuestionOut])
 def questions_of_case(case_id: str, ctx: ApiContext) -> list[QuestionOut]:
-    case = case_repository.get(ctx.session, case_id)
+    case = case_policies.require_can_view(ctx.actor, case_repository.get(ctx.session, case_id))
     return [question_out(ctx, q) for q in repository.questions_of_case(ctx.session, case.id)]
 
 
 @router.get("/questions/{question_id}", response_model=QuestionOut)
 def get_question(question_id: str, ctx: ApiContext) -> QuestionOut:
-    return question_out(ctx, repository.get_question(ctx.session, question_id))
+    question = repository.get_question(ctx.session, question_id)
+    case_policies.require_can_view(ctx.actor, case_repository.get(ctx.session, question.case_id))
+    return question_out(ctx, question)
 
 
 @router.post("/questions/{question_id}/answer", response_model=QuestionOut)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ownwell.cases import policies as case_policies
 from ownwell.cases import repository as case_repository
 from ownwell.cases.models import Case
 from ownwell.deps import ApiContext, Ctx
@@ -63,7 +64,7 @@ def propose(case_id: str, body: OfferIn, ctx: ApiContext) -> OfferOut:
 
 @router.get("/cases/{case_id}/offers", response_model=Page[OfferOut])
 def list_for_case(case_id: str, ctx: ApiContext) -> Page[OfferOut]:
-    case = _case(ctx, case_id)
+    case = case_policies.require_can_view(ctx.actor, _case(ctx, case_id))
     return Page[OfferOut](
         items=[offer_out(o) for o in repository.for_case(ctx.session, case.id)], next_cursor=None
     )
@@ -90,19 +91,13 @@ def approvals_queue(
 
 @router.get("/offers/{offer_id}", response_model=OfferOut)
 def get(offer_id: str, ctx: ApiContext) -> OfferOut:
-    return offer_out(repository.get(ctx.session, offer_id))
+    offer = repository.get(ctx.session, offer_id)
+    case_policies.require_can_view(ctx.actor, case_repository.get(ctx.session, offer.case_id))
+    return offer_out(offer)
 
 
 def _decidable(ctx: Ctx, offer_id: str) -> tuple[Offer, Case]:
-    offer = repository.get(ctx.session, offer_id, for_update=True)
-    case = case_repository.get(ctx.session, offer.case_id, for_update=True)
-    policies.require_can_decide(
-        ctx.actor,
-        offer,
-        actor_department_ids=repository.department_ids_of(ctx.session, ctx.actor.id),
-        deciding_department_ids=repository.deciding_department_ids(ctx.session, case),
-    )
-    return offer, case
+    return service.lock_for_decision(ctx.session, offer_id=offer_id, actor=ctx.actor)
 
 
 @router.post("/offers/{offer_id}/approve", response_model=OfferOut)

@@ -29,8 +29,9 @@ def get(session: Session, offer_id: str, *, for_update: bool = False) -> Offer:
     if looks_like_id("off", offer_id):
         stmt = _with_people(select(Offer).where(Offer.id == offer_id))
         if for_update:
-            # Two supervisors deciding at once: the second waits, then sees it decided.
-            stmt = stmt.with_for_update(of=Offer)
+            # Two supervisors deciding at once: the second waits, then sees it decided (the row
+            # is read afresh even if this session had loaded it before the lock).
+            stmt = stmt.with_for_update(of=Offer).execution_options(populate_existing=True)
         offer = session.scalars(stmt).unique().one_or_none()
     if offer is None:
         raise NotFound(f"no offer with id {offer_id!r}")

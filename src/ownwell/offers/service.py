@@ -9,17 +9,18 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from ownwell.cases import repository as case_repository
 from ownwell.cases import rules as case_rules
 from ownwell.cases import timeline
 from ownwell.cases.models import Case, CaseStatus, Visibility
 from ownwell.cases.service import cadence_for, case_portal_url, tell_customer
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
-from ownwell.errors import Conflict
+from ownwell.errors import Conflict, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.notifications.outbox import enqueue_to_staff
 from ownwell.notifications.render import local_time
-from ownwell.offers import messages, rules
+from ownwell.offers import messages, policies, repository, rules
 from ownwell.offers.models import Offer, OfferStatus, OfferType
 from ownwell.staff.models import Staff
 
@@ -300,3 +301,24 @@ def reject(
     _tell_colleagues(session, offer=offer, case=case, now=now, settings=settings)
     session.flush()
     return offer
+
+
+def lock_for_decision(
+    session: Session, *, offer_id: str, actor: Staff, case: Case | None = None
+) -> tuple[Offer, Case]:
+    """The offer and its case, locked in the order every change to a case takes (the case first,
+    then the offer) so two supervisors deciding from different pages never deadlock; refuses
+    anyone who may not decide it. With `case` given (already locked), the offer must be on it."""
+    offer = repository.get(session, offer_id)
+    if case is None:
+        case = case_repository.get(session, offer.case_id, for_update=True)
+    elif offer.case_id != case.id:
+        raise NotFound(f"no offer {offer_id!r} on this case")
+    offer = repository.get(session, offer_id, for_update=True)
+    policies.require_can_decide(
+        actor,
+        offer,
+        actor_department_ids=repository.department_ids_of(session, actor.id),
+        deciding_department_ids=repository.deciding_department_ids(session, case),
+    )
+    return offer, case

@@ -4,16 +4,16 @@ forms call offers.service, the very functions behind POST /offers/{id}/approve a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ownwell.cases import repository as case_repository
 from ownwell.cases.models import Case
 from ownwell.errors import AppError
 from ownwell.kit.pagination import split_page
-from ownwell.offers import policies, repository, service
+from ownwell.offers import repository, service
 from ownwell.offers.models import Offer, OfferType
 from ownwell.offers.rules import describe
 from ownwell.offers.schemas import ApproveIn, RejectIn
@@ -65,15 +65,7 @@ def _queue(
 
 
 def _decidable(ctx: WebCtx, offer_id: str) -> tuple[Offer, Case]:
-    offer = repository.get(ctx.session, offer_id, for_update=True)
-    case = case_repository.get(ctx.session, offer.case_id, for_update=True)
-    policies.require_can_decide(
-        ctx.actor,
-        offer,
-        actor_department_ids=repository.department_ids_of(ctx.session, ctx.actor.id),
-        deciding_department_ids=repository.deciding_department_ids(ctx.session, case),
-    )
-    return offer, case
+    return service.lock_for_decision(ctx.session, offer_id=offer_id, actor=ctx.actor)
 
 
 @router.get("/approvals", response_class=HTMLResponse)
@@ -81,18 +73,17 @@ def approvals(ctx: StaffPage, cursor: str | None = None) -> Response:
     return _queue(ctx, cursor=cursor)
 
 
-@router.post("/approvals/{offer_id}/approve")
-def approve(offer_id: str, ctx: StaffForm, note: Note = "") -> Response:
-    body, errors = parse(ApproveIn, {"note": note or None})
-    if body is None:
-        return _queue(ctx, errors={offer_id: errors}, status_code=422)
+def _decide(
+    ctx: WebCtx, offer_id: str, *, decide: Callable[..., Offer], note: str | None, done: str
+) -> Response:
+    """Approve or reject through the service; an offer decided meanwhile (409) re-renders the queue."""
     offer, case = _decidable(ctx, offer_id)
     try:
-        service.approve(
+        decide(
             ctx.session,
             offer=offer,
             case=case,
-            note=body.note,
+            note=note,
             actor=ctx.actor,
             now=ctx.now,
             settings=ctx.settings,
@@ -101,7 +92,15 @@ def approve(offer_id: str, ctx: StaffForm, note: Note = "") -> Response:
         if exc.status_code != 409:
             raise
         return _queue(ctx, errors={offer_id: app_error(exc)}, status_code=409)
-    return RedirectResponse("/approvals?done=approved", status_code=303)
+    return RedirectResponse(f"/approvals?done={done}", status_code=303)
+
+
+@router.post("/approvals/{offer_id}/approve")
+def approve(offer_id: str, ctx: StaffForm, note: Note = "") -> Response:
+    body, errors = parse(ApproveIn, {"note": note or None})
+    if body is None:
+        return _queue(ctx, errors={offer_id: errors}, status_code=422)
+    return _decide(ctx, offer_id, decide=service.approve, note=body.note, done="approved")
 
 
 @router.post("/approvals/{offer_id}/reject")
@@ -110,19 +109,4 @@ def reject(offer_id: str, ctx: StaffForm, note: Note = "") -> Response:
     if body is None:
         errors = {"note": "Please say why, for the person who proposed it (the customer does not see this)."}
         return _queue(ctx, errors={offer_id: errors}, status_code=422)
-    offer, case = _decidable(ctx, offer_id)
-    try:
-        service.reject(
-            ctx.session,
-            offer=offer,
-            case=case,
-            note=body.note,
-            actor=ctx.actor,
-            now=ctx.now,
-            settings=ctx.settings,
-        )
-    except AppError as exc:
-        if exc.status_code != 409:
-            raise
-        return _queue(ctx, errors={offer_id: app_error(exc)}, status_code=409)
-    return RedirectResponse("/approvals?done=rejected", status_code=303)
+    return _decide(ctx, offer_id, decide=service.reject, note=body.note, done="rejected")
