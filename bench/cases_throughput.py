@@ -866,7 +866,7 @@ PURPOSE: list[tuple[str, str, str]] = [
         "INSERT customer+identifier flush, reload)",
     ),
     ("_department_id", "ownwell/", "department check (session.get Department)"),
-    ("choose_owner", "ownwell/", "routing: choose_owner (least-loaded SELECT)"),
+    ("claim_owner", "ownwell/", "routing: claim_owner (least-loaded UPDATE … RETURNING)"),
     ("cadence_for", "ownwell/", "cadence_for (SELECT cadence_policies)"),
     ("adjust_open_cases", "ownwell/", "adjust_open_cases (UPDATE staff)"),
     ("record", "ownwell/cases/timeline.py", "timeline.record (build CaseEvent)"),

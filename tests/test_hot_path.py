@@ -8,12 +8,13 @@ import threading
 from sqlalchemy import event, func, select
 
 from ownwell.cases import repository as case_repository
-from ownwell.cases.models import Case, CaseEvent
+from ownwell.cases.models import CadencePolicy, Case, CaseEvent
 from ownwell.customers import service as customer_service
 from ownwell.customers.models import Customer, CustomerIdentifier
 from ownwell.customers.schemas import CustomerIn
 from ownwell.db import ShortCache, insert_new, short_cache, unit_of_work
 from ownwell.notifications.models import OutboxMessage
+from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Staff
 
 
@@ -68,6 +69,19 @@ def test_a_change_made_by_another_process_shows_within_the_cache_lifetime(
     assert agent.put("/cadence-policies/request", {"update_every_minutes": 30}).status_code == 403
     seconds[0] += cache.ttl_s
     assert agent.put("/cadence-policies/request", {"update_every_minutes": 30}).status_code == 200
+
+
+def test_what_a_rolled_back_transaction_read_is_not_kept(db, session_factory):
+    cache = short_cache(session_factory)
+    with session_factory() as session:
+        session.begin()
+        session.add(CadencePolicy(kind="complaint", update_every_minutes=7))
+        session.flush()
+        assert case_repository.cadence_minutes(session, "complaint") == 7
+        session.rollback()
+    assert cache.get(("cadence", "complaint")) is None
+    with session_factory() as session:
+        assert case_repository.cadence_minutes(session, "complaint") is None
 
 
 def test_short_cache_forgets_after_its_lifetime():
@@ -157,12 +171,12 @@ def test_concurrent_cases_spread_over_the_department(admin, as_token, session_fa
     first = session_factory()
     try:
         first.begin()
-        assert case_repository.claim_least_loaded(first, department_id=shipping).id == first_by_id
+        assert staff_repository.claim_least_loaded(first, department_id=shipping).id == first_by_id
         if postgresql:
             # While the first transaction holds that row, a second one takes the other member
             # instead of waiting (SQLite has one writer at a time, so nothing to show there).
             with unit_of_work(session_factory) as second:
-                claimed = case_repository.claim_least_loaded(second, department_id=shipping)
+                claimed = staff_repository.claim_least_loaded(second, department_id=shipping)
                 assert claimed.id == second_by_id
         first.commit()
     finally:

@@ -242,4 +242,12 @@ def demo() -> None:
 
 
 def main() -> None:
-    app()
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        app()
+    except OperationalError as exc:
+        # An unreachable or locked database: one line naming it, not a 500-line traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        typer.echo(f"error: cannot use the database: {reason}", err=True)
+        sys.exit(2)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import (
     MANYTOONE,
     DeclarativeBase,
     Session,
+    SessionTransaction,
     UOWTransaction,
     sessionmaker,
 )
@@ -136,12 +137,15 @@ def _clear_when_watched_rows_change(session: Session, _flush: UOWTransaction) ->
     changed = (*session.new, *session.dirty, *session.deleted)
     if any(getattr(obj, "__tablename__", None) in ShortCache.WATCHED for obj in changed):
         short_cache(session).clear()
-        # ...and again at commit, in case another request refilled it from the old rows.
+        # ...and again when the transaction ends: another request may have refilled it from the
+        # old rows before the commit, or this one from its own changes before a rollback.
         session.info["ownwell_cache_stale"] = True
 
 
-def _clear_after_commit(session: Session) -> None:
-    if session.info.pop("ownwell_cache_stale", False):
+def _clear_when_transaction_ends(session: Session, transaction: SessionTransaction) -> None:
+    # Committed or rolled back: either way, what this transaction read of its own changes
+    # may have been cached and must not outlive it.
+    if transaction.parent is None and session.info.pop("ownwell_cache_stale", False):
         short_cache(session).clear()
 
 
@@ -150,7 +154,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
         bind=engine, expire_on_commit=False, autoflush=False, info={"ownwell_cache": ShortCache()}
     )
     event.listen(factory, "after_flush", _clear_when_watched_rows_change)
-    event.listen(factory, "after_commit", _clear_after_commit)
+    event.listen(factory, "after_transaction_end", _clear_when_transaction_ends)
     return factory
 
 

@@ -91,10 +91,14 @@ def run_forever(
     log.info("worker started, sweeping every %.1f s", interval_s)
     # New cases are matched to recurring issues on a cadence of their own (well under a second):
     # the sweep's interval would leave a case without its issue for seconds.
-    start_insights(factory, clock, settings=settings, stop=stop)
+    insights = start_insights(factory, clock, settings=settings, stop=stop)
     while not stop.is_set():
         done = run_once(factory, clock, settings)
         # Keep draining without pause while there is a backlog.
         if done.get("notifications.deliver", 0) == 0:
             stop.wait(interval_s)
+    if insights is not None:
+        # Let the batch in hand commit rather than end the process under it (a batch cut short
+        # is rolled back, so the wait is short: `docker stop` kills after 10 s).
+        insights.join(timeout=5)
     log.info("worker stopped")

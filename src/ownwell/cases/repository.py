@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ownwell.cases.models import ACTIVE_STATUSES, CadencePolicy, Case, CaseEvent, Visibility
@@ -14,7 +14,6 @@ from ownwell.db import short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
-from ownwell.staff.models import Role, Staff, staff_departments
 
 
 def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
@@ -147,33 +146,3 @@ def updates_due_unreminded(session: Session, *, until: datetime, limit: int) -> 
         .limit(limit)
         .with_for_update(skip_locked=True, of=Case)
     ).all()
-
-
-def claim_least_loaded(
-    session: Session, *, department_id: str | None = None, roles: Sequence[Role] = ()
-) -> Staff | None:
-    """Routing's pick and its counter in one statement: the on-duty member of the department
-    (or holder of one of the roles) with the fewest open cases gets one more, and is returned.
-
-    Members whose row another transaction is counting right now are skipped (SKIP LOCKED on
-    PostgreSQL; SQLite has no concurrent writers), so concurrent cases spread over the team
-    instead of queueing on one row; if every candidate is busy, the second try waits."""
-    candidates = select(Staff.id).where(Staff.on_duty.is_(True))
-    if department_id is not None:
-        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
-            staff_departments.c.department_id == department_id
-        )
-    if roles:
-        candidates = candidates.where(Staff.role.in_(roles))
-    candidates = candidates.order_by(Staff.open_case_count, Staff.id).limit(1)
-    for pick in (candidates.with_for_update(skip_locked=True, of=Staff), candidates):
-        claimed = session.scalars(
-            update(Staff)
-            .where(Staff.id == pick.scalar_subquery())
-            .values(open_case_count=Staff.open_case_count + 1)
-            .returning(Staff),
-            execution_options={"synchronize_session": False},
-        ).one_or_none()
-        if claimed is not None:
-            return claimed
-    return None

@@ -6,7 +6,6 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from ownwell.cases import repository as case_repository
 from ownwell.customers.models import Customer
 from ownwell.errors import Conflict
 from ownwell.staff import repository as staff_repository
@@ -21,33 +20,13 @@ class RoutedBy(StrEnum):
     assigned = "assigned"
 
 
-def choose_owner(
-    session: Session, *, department_id: str | None, customer: Customer
-) -> tuple[Staff, RoutedBy]:
-    """An on-duty member of the causing department (fewest open cases first), else the
-    customer's personal contact when on duty, else the least-loaded agent."""
-    if department_id:
-        member = staff_repository.least_loaded_member(session, department_id)
-        if member is not None:
-            return member, RoutedBy.department
-    if customer.personal_contact_id:
-        contact = session.get(Staff, customer.personal_contact_id)
-        if contact is not None and contact.on_duty:
-            return contact, RoutedBy.personal_contact
-    agent = staff_repository.least_loaded_agent(session)
-    if agent is None:
-        raise Conflict(
-            "nobody is on duty to own this case; add a staff member or put one on duty",
-            code="no_owner_available",
-        )
-    return agent, RoutedBy.least_loaded
-
-
 def claim_owner(session: Session, *, department_id: str | None, customer: Customer) -> tuple[Staff, RoutedBy]:
-    """choose_owner's rules, with the new case already counted against the owner's open
-    cases (so the caller does not adjust the counter): one statement on the usual paths."""
+    """An on-duty member of the causing department (fewest open cases first), else the
+    customer's personal contact when on duty, else the least-loaded agent (else anyone on duty),
+    with the new case already counted against the owner's open cases (so the caller does not
+    adjust the counter): one statement on the usual paths."""
     if department_id:
-        member = case_repository.claim_least_loaded(session, department_id=department_id)
+        member = staff_repository.claim_least_loaded(session, department_id=department_id)
         if member is not None:
             return member, RoutedBy.department
     if customer.personal_contact_id:
@@ -56,7 +35,7 @@ def claim_owner(session: Session, *, department_id: str | None, customer: Custom
             adjust_open_cases(session, contact.id, 1)
             return contact, RoutedBy.personal_contact
     for roles in ((Role.agent,), (Role.agent, Role.supervisor, Role.admin)):
-        agent = case_repository.claim_least_loaded(session, roles=roles)
+        agent = staff_repository.claim_least_loaded(session, roles=roles)
         if agent is not None:
             return agent, RoutedBy.least_loaded
     raise Conflict(

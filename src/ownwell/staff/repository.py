@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
 from ownwell.db import ShortCache, short_cache
@@ -84,28 +84,33 @@ _STAFF_COLUMNS = tuple(
 )
 
 
-def least_loaded_member(session: Session, department_id: str) -> Staff | None:
-    """The on-duty member of a department with the fewest open cases."""
-    return session.scalars(
-        select(Staff)
-        .join(staff_departments, staff_departments.c.staff_id == Staff.id)
-        .where(staff_departments.c.department_id == department_id, Staff.on_duty.is_(True))
-        .order_by(Staff.open_case_count, Staff.id)
-        .limit(1)
-    ).one_or_none()
+def claim_least_loaded(
+    session: Session, *, department_id: str | None = None, roles: Sequence[Role] = ()
+) -> Staff | None:
+    """Routing's pick and its counter in one statement: the on-duty member of the department
+    (or holder of one of the roles) with the fewest open cases gets one more, and is returned.
 
-
-def least_loaded_agent(session: Session) -> Staff | None:
-    """The on-duty agent with the fewest open cases; any on-duty person if there is no agent."""
-    for roles in ((Role.agent,), (Role.agent, Role.supervisor, Role.admin)):
-        staff = session.scalars(
-            select(Staff)
-            .where(Staff.on_duty.is_(True), Staff.role.in_(roles))
-            .order_by(Staff.open_case_count, Staff.id)
-            .limit(1)
+    Members whose row another transaction is counting right now are skipped (SKIP LOCKED on
+    PostgreSQL; SQLite has no concurrent writers), so concurrent cases spread over the team
+    instead of queueing on one row; if every candidate is busy, the second try waits."""
+    candidates = select(Staff.id).where(Staff.on_duty.is_(True))
+    if department_id is not None:
+        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
+            staff_departments.c.department_id == department_id
+        )
+    if roles:
+        candidates = candidates.where(Staff.role.in_(roles))
+    candidates = candidates.order_by(Staff.open_case_count, Staff.id).limit(1)
+    for pick in (candidates.with_for_update(skip_locked=True, of=Staff), candidates):
+        claimed = session.scalars(
+            update(Staff)
+            .where(Staff.id == pick.scalar_subquery())
+            .values(open_case_count=Staff.open_case_count + 1)
+            .returning(Staff),
+            execution_options={"synchronize_session": False},
         ).one_or_none()
-        if staff is not None:
-            return staff
+        if claimed is not None:
+            return claimed
     return None
 
 
