@@ -29,6 +29,8 @@ def test_portal_shows_owner_promises_and_story(admin, client, clock):
     assert "Ada Admin" in page.text and "Send a replacement" in page.text
     assert "My &lt;b&gt;order&lt;/b&gt; is late" in page.text  # the customer's words, escaped
     assert "Checked the courier" not in page.text  # internal notes stay internal
+    title = re.search(r"<title>([^<]*)</title>", page.text)
+    assert title is not None and title.group(1).endswith(" · your case")
 
 
 def test_other_tampered_and_expired_links_show_nothing(admin, client, clock):
@@ -153,6 +155,18 @@ def test_not_fixed_reopens_with_the_same_owner_and_no_kudos(admin, client):
     assert admin.get(f"/staff/{case['owner']['id']}/kudos").json()["items"] == []
 
 
+def test_a_good_score_on_not_fixed_is_no_kudos_by_itself(admin, client):
+    case = _case(admin)
+    admin.post(f"/cases/{case['id']}/resolve", {"summary": "Fixed, we think."})
+    _, csrf = _open(client, case)
+    client.post(
+        _path(case["portal_url"]) + "/feedback",
+        data={"csrf": csrf, "fixed": "no", "csat": "4", "comment": "It still leaks under the lid"},
+    )
+    assert admin.get(f"/cases/{case['id']}").json()["status"] == "open"
+    assert admin.get(f"/staff/{case['owner']['id']}/kudos").json()["items"] == []
+
+
 def test_praise_in_a_reply_is_kudos_and_complaints_are_not(admin, client):
     case = _case(admin)
     _, csrf = _open(client, case)
@@ -268,6 +282,7 @@ def test_expired_link_offers_a_fresh_one_by_email_without_telling_who_is_a_custo
     assert expired.status_code == 404
     assert "Secret A" not in expired.text and "Ana Silva" not in expired.text
     assert "E-mail me a fresh link" in expired.text
+    assert "<title>This link has expired</title>" in expired.text
     csrf = CSRF_RE.search(expired.text).group(1)  # type: ignore[union-attr]
     assert client.post("/portal/fresh-link", data={"email": "ana@example.com"}).status_code == 403
 
@@ -278,6 +293,7 @@ def test_expired_link_offers_a_fresh_one_by_email_without_telling_who_is_a_custo
     unknown = client.post("/portal/fresh-link", data={"csrf": csrf, "email": "nobody@example.com"})
     assert known.status_code == unknown.status_code == 200
     assert known.text == unknown.text and "Check your inbox" in known.text
+    assert "<title>Check your inbox</title>" in known.text
     [message] = outbox()
     assert message["recipient"] == "ana@example.com" and message["case_id"] == case["id"]
     link = re.search(r"http://ownwell\.test(/portal/\S+)", message["body"]).group(1)  # type: ignore[union-attr]

@@ -89,8 +89,11 @@ def record_feedback(
     elif fixed is True and source in CONFIRMING_SOURCES and status == CaseStatus.resolved:
         move_status(session, case, CaseStatus.closed, now=now)
         case.closed_at = now
+    # A good score vouches for the comment only when the customer also says it is fixed; on
+    # "not fixed" the comment's own words must be praise.
+    vouching_score = csat if fixed is not False else None
     if feedback.comment and rules.is_praise(
-        feedback.comment, owner_first_name=rules.first_name(case.owner.name), csat=csat
+        feedback.comment, owner_first_name=rules.first_name(case.owner.name), csat=vouching_score
     ):
         record_kudos(
             session, case=case, customer=customer, text=feedback.comment, source=KudosSource.survey, now=now

@@ -12,7 +12,7 @@ from ownwell.intake import repository, service
 from ownwell.intake.attachments_web import file_response
 from ownwell.intake.models import Attachment, QuarantinedMail
 from ownwell.intake.schemas import AttachmentOut, QuarantineOut, RetryOut
-from ownwell.kit.pagination import DEFAULT_LIMIT, Page, encode_cursor, split_page
+from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
 from ownwell.kit.text import PageCursor
 from ownwell.staff.policies import require_admin
 
@@ -84,8 +84,7 @@ def list_attachments(
 ) -> Page[AttachmentOut]:
     case = case_policies.require_can_view(ctx.actor, case_repository.get(ctx.session, case_id))
     rows = repository.attachments_page(ctx.session, case.id, limit=limit, cursor=cursor)
-    items = list(rows[:limit])
-    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit and items else None
+    items, next_cursor = split_page(rows, limit, lambda a: a.id)
     return Page[AttachmentOut](items=[attachment_out(a) for a in items], next_cursor=next_cursor)
 
 

@@ -92,15 +92,20 @@ _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*<?([\x21-\x3b\x3d\x3f-\x7e]+)>?", 
 MAX_KEY = 255
 
 
+def _unfolded_head(raw: bytes) -> bytes:
+    """The header block of the raw bytes (first 200 kB at most), folded lines joined."""
+    return _FOLD.sub(b" ", _HEAD_END.split(raw[:200_000], maxsplit=1)[0])
+
+
 def raw_header(raw: bytes, name: str) -> str:
     """A header read straight from the bytes, for mail the email package cannot parse."""
-    head = _FOLD.sub(b" ", _HEAD_END.split(raw[:200_000], maxsplit=1)[0])
+    head = _unfolded_head(raw)
     found = re.search(rb"^" + re.escape(name.encode()) + rb":[ \t]*(.*)$", head, re.IGNORECASE | re.MULTILINE)
     return clean(found.group(1).decode("utf-8", "replace"), 300).strip() if found else ""
 
 
 def message_id(raw: bytes) -> str | None:
-    head = _FOLD.sub(b" ", _HEAD_END.split(raw[:200_000], maxsplit=1)[0])
+    head = _unfolded_head(raw)
     found = _MESSAGE_ID.search(head)
     return found.group(1).decode("ascii") if found else None
 
