@@ -161,3 +161,23 @@ def test_good_check_in_answer_keeps_it_closed(admin, client, session_factory, cl
     assert admin.get(f"/cases/{case['id']}").json()["status"] == "resolved"
     bad = client.get(link.replace("/feedback/", "/feedback/x"))
     assert bad.status_code == 404
+
+
+def test_the_same_answer_sent_twice_counts_once(admin, client, session_factory, clock, settings):
+    """A double click or a reloaded page must not count the answer twice (CSAT, kudos)."""
+    case = admin.post("/cases", {"customer": {"emails": ["kai@example.com"]}, "body": "No sound"}).json()
+    admin.post(f"/cases/{case['id']}/resolve", {"summary": "New cable sent."})
+    message = next(m for m in _outbox(admin, case_id=case["id"]) if m["kind"] == "resolution")
+    link = _link(message["body"])
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(link).text).group(1)
+    answer = {"csrf": csrf, "source": "confirm", "fixed": "no", "csat": "4", "comment": "Thanks, great help"}
+    for _ in range(2):
+        assert "reopened your case" in client.post(link.split("?")[0], data=answer).text
+    events = admin.get(f"/cases/{case['id']}/timeline").json()["items"]
+    assert [e["kind"] for e in events].count("feedback") == 1
+    assert [e["kind"] for e in events].count("kudos") == 1
+    # A different answer later is a new answer.
+    clock.advance(timedelta(minutes=5))
+    client.post(link.split("?")[0], data={**answer, "csat": "5"})
+    events = admin.get(f"/cases/{case['id']}/timeline").json()["items"]
+    assert [e["kind"] for e in events].count("feedback") == 2

@@ -120,6 +120,20 @@ def test_a_reply_to_a_resolved_case_reopens_it_with_the_same_owner(listener, adm
     assert case["status"] == "open" and case["owner"]["name"] == "Ada Admin"
 
 
+def test_a_thank_you_after_the_resolution_is_kept_without_reopening_the_case(listener, admin):
+    _, reply = send(listener, mail("The lid is cracked."))
+    case_id = case_from(reply)
+    assert admin.post(f"/cases/{case_id}/resolve", {"summary": "New lid sent."}).status_code == 200
+    code, answer = send(listener, mail("Thanks a lot, all sorted!"), rcpt=f"care+{case_id}@acme.test")
+    assert code == 250 and case_from(answer) == case_id
+    assert admin.get(f"/cases/{case_id}").json()["status"] == "resolved"
+    events = admin.get(f"/cases/{case_id}/timeline").json()["items"]
+    assert [e["text"] for e in events if e["kind"] == "message_in"] == ["Thanks a lot, all sorted!"]
+    # Thanks with a "but" is not the end of it.
+    send(listener, mail("Thanks, but the new lid is cracked too."), rcpt=f"care+{case_id}@acme.test")
+    assert admin.get(f"/cases/{case_id}").json()["status"] == "open"
+
+
 def test_the_listener_survives_a_failure_and_asks_for_a_retry(listener, session_factory, monkeypatch):
     import ownwell.intake.listener as module
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from ownwell.db import unit_of_work
-from ownwell.feedback.rules import is_praise
+from ownwell.feedback.rules import is_only_thanks, is_praise
 from ownwell.portal.repository import latest_fair_solution
 
 
@@ -194,6 +194,23 @@ def test_praise_in_a_reply_is_kudos_and_complaints_are_not(admin, client):
 )
 def test_praise_rule(text, csat, praise):  # type: ignore[no-untyped-def]
     assert is_praise(text, owner_first_name="Ada", csat=csat) is praise
+
+
+@pytest.mark.parametrize(
+    ("text", "only_thanks"),
+    [
+        ("Thanks a lot, all sorted!", True),
+        ("Cheers, much appreciated", True),
+        ("Thank you Ada — works perfectly now.", True),
+        ("Thanks, but it is broken again", False),
+        ("Thanks. Can you also check my other order?", False),
+        ("Thank you, it still doesn\u2019t work", False),
+        ("It works", False),  # no thanks: not this rule's call
+        ("Thanks! " + "The kettle is fine. " * 20, False),  # a long message is a message
+    ],
+)
+def test_only_thanks_rule(text, only_thanks):  # type: ignore[no-untyped-def]
+    assert is_only_thanks(text) is only_thanks
 
 
 FORMS = [

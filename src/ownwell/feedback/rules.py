@@ -67,3 +67,24 @@ def is_praise(text: str | None, *, owner_first_name: str, csat: int | None = Non
 def first_name(full_name: str) -> str:
     parts = full_name.split()
     return parts[0] if parts else ""
+
+
+# A thank-you after the case is resolved ends the conversation; it should not reopen the case.
+THANKS_MAX_CHARS = 300
+_THANKS_RE = re.compile(r"\b(?:thank|thanks|thx|cheers|appreciated?|much obliged)\b", re.IGNORECASE)
+# Anything that may mean the problem is not over: a question, a problem word, a negation.
+_NOT_OVER_RE = re.compile(
+    r"\?|\b(?:still|again|but|however|though|problem|issue|broken|wrong|fault|faulty|missing|refund|"
+    r"complain\w*|help|not|never|no|nothing|n't|cannot|can't|didn't|doesn't|won't|isn't|wasn't|"
+    r"haven't|hasn't|unfortunately|yet)\b",
+    re.IGNORECASE,
+)
+
+
+def is_only_thanks(text: str | None) -> bool:
+    """A short reply that thanks and asks for nothing ("Thanks, all sorted!"). Erring towards
+    "not only thanks": a missed thank-you reopens a case, a missed complaint would be lost."""
+    words = (text or "").replace("\u2019", "'").strip()
+    if not words or len(words) > THANKS_MAX_CHARS:
+        return False
+    return bool(_THANKS_RE.search(words)) and not _NOT_OVER_RE.search(words)

@@ -4,7 +4,7 @@ say is credited to the owner as kudos (P13)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from ownwell.feedback.models import Feedback, FollowUp, FollowUpStatus, Kudos, K
 from ownwell.kit.ids import new_id
 
 LOW_CSAT = 2
+# The same answer sent again within this window is a double click or a reloaded page, not a
+# second opinion: it is not counted twice (CSAT averages, kudos) and does not reopen twice.
+RESUBMIT_WINDOW = timedelta(minutes=30)
 # Sources whose "yes, fixed" is the customer confirming the resolution, which closes the case.
 CONFIRMING_SOURCES = ("confirm", "portal")
 
@@ -40,6 +43,10 @@ def record_feedback(
     now: datetime,
     settings: Settings,
 ) -> Feedback:
+    comment = (comment or "").strip() or None
+    again = _same_answer(session, case_id=case.id, source=source, answer=(fixed, csat, ces, comment), now=now)
+    if again is not None:
+        return again
     follow_up = None
     if source == "check_in":
         follow_up = session.scalars(
@@ -62,7 +69,7 @@ def record_feedback(
         fixed=fixed,
         csat=csat,
         ces=ces,
-        comment=(comment or "").strip() or None,
+        comment=comment,
         at=now,
     )
     session.add(feedback)
@@ -100,6 +107,25 @@ def record_feedback(
         )
     session.flush()
     return feedback
+
+
+def _same_answer(
+    session: Session,
+    *,
+    case_id: str,
+    source: str,
+    answer: tuple[bool | None, int | None, int | None, str | None],
+    now: datetime,
+) -> Feedback | None:
+    latest = session.scalars(
+        select(Feedback)
+        .where(Feedback.case_id == case_id, Feedback.source == source, Feedback.at > now - RESUBMIT_WINDOW)
+        .order_by(Feedback.at.desc(), Feedback.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and (latest.fixed, latest.csat, latest.ces, latest.comment) == answer:
+        return latest
+    return None
 
 
 def record_kudos(

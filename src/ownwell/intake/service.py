@@ -23,6 +23,7 @@ from ownwell.customers import service as customer_service
 from ownwell.customers.models import Customer
 from ownwell.customers.schemas import CustomerIn
 from ownwell.errors import Conflict, NotFound
+from ownwell.feedback import rules as feedback_rules
 from ownwell.feedback.service import kudos_from_message
 from ownwell.intake import attachments, quarantine, repository, rules
 from ownwell.intake.models import MailSource, QuarantinedMail, QuarantineStatus
@@ -230,7 +231,8 @@ def _on_case(
 ) -> tuple[Case, str]:
     case = find_thread(session, mail, customer, settings)
     if case is not None:
-        if not case_rules.is_active(CaseStatus(case.status)):
+        # "Thanks, all sorted!" after the resolution is kept on the timeline, not a reopened case.
+        if not case_rules.is_active(CaseStatus(case.status)) and not feedback_rules.is_only_thanks(mail.body):
             lifecycle.reopen_case(
                 session,
                 case=case,
