@@ -290,3 +290,99 @@ def test_matching_backs_off_while_the_database_cannot_be_used(session_factory, c
     jobs.run_fast_path(session_factory, clock, settings=settings, stop=stop)  # returns, never raises
     assert waits == sorted(waits) and waits[-1] > waits[0]  # longer and longer pauses
     assert max(waits) <= 60
+
+
+def test_a_case_arriving_while_the_encoder_runs_is_accepted_at_once(admin, session_factory, clock, settings):
+    """The encoder takes seconds on a backlog; it must not run inside a transaction, where
+    SQLite's write lock would hold every request back until it finished."""
+    from ownwell.insights import jobs, vectors
+
+    first = open_case(admin, LATE_PARCEL[0], 1)
+    arrived: list[dict] = []
+
+    def slow_encoder(texts: list[str]):
+        arrived.append(open_case(admin, CHARGED_TWICE[0], 2))  # a request in the middle of it
+        return vectors.embed(texts)
+
+    assert jobs.match_once(session_factory, clock, settings=settings, skipped=set(), embed=slow_encoder) == 1
+    assert issue_of(admin, first["id"])
+    assert arrived and admin.get(f"/cases/{arrived[0]['id']}").json()["recurring_issue_id"] is None
+    assert jobs.match_once(session_factory, clock, settings=settings, skipped=set()) == 1
+
+
+def test_issues_embedded_by_an_earlier_model_are_left_alone_until_a_rebuild(
+    admin, session_factory, clock, settings, migrated, tmp_path: Path
+):
+    """Vectors of another length (WordLlama's 256 dims, before the sentence encoder) must not
+    break matching: such an issue attracts no new case, and a rebuild re-embeds its cases."""
+    from sqlalchemy import update
+
+    from ownwell.insights.models import CaseVector, RecurringIssue
+
+    old = open_case(admin, LATE_PARCEL[0], 1)
+    assert match(session_factory, clock, settings) == 1
+    with unit_of_work(session_factory) as session:
+        session.execute(update(RecurringIssue).values(vector_sum=b"\0" * 1024))
+        session.execute(update(CaseVector).values(vector=b"\0" * 1024))
+    new = open_case(admin, LATE_PARCEL[1], 2)
+    assert match(session_factory, clock, settings) == 1
+    assert issue_of(admin, new["id"]) != issue_of(admin, old["id"])
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ownwell"), "insights", "rebuild"],
+        env={**os.environ, "OWNWELL_DATABASE_URL": migrated, "OWNWELL_SECRET_KEY": "insights-test"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert issue_of(admin, new["id"]) == issue_of(admin, old["id"])
+
+
+def test_the_worker_runs_the_encoder_in_a_lower_priority_process():
+    import numpy as np
+
+    from ownwell.insights import vectors
+    from ownwell.insights.embedder import NICENESS, BackgroundEmbedder
+
+    texts = [LATE_PARCEL[0], "", PASSWORD]
+    encoder = BackgroundEmbedder()
+    try:
+        rows = encoder(texts)
+        child_niceness = encoder._executor().submit(os.nice, 0).result()
+    finally:
+        encoder.close()
+    assert child_niceness == min(19, os.nice(0) + NICENESS)
+    assert np.allclose(rows, vectors.embed(texts), atol=1e-5)
+    assert not rows[1].any()  # an empty text matches nothing
+
+
+def test_the_encoder_process_ends_when_its_worker_is_killed(tmp_path: Path):
+    import signal
+    import time
+
+    script = tmp_path / "killed_worker.py"
+    script.write_text(
+        "import os, signal\n"
+        "from ownwell.insights.embedder import BackgroundEmbedder\n"
+        "if __name__ == '__main__':\n"
+        "    encoder = BackgroundEmbedder()\n"
+        "    encoder(['warm up'])\n"
+        "    print(encoder._executor().submit(os.getpid).result(), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    child = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    stat = Path(f"/proc/{child}/stat")
+    while time.monotonic() < deadline:
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":  # exited, not yet reaped
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the encoder process outlived its killed worker")

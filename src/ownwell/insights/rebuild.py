@@ -1,5 +1,9 @@
 """`ownwell insights rebuild`: re-embed every case and cluster them all at once, keeping the ids
-(and so the root causes and prevention actions) of the issues that survive."""
+(and so the root causes and prevention actions) of the issues that survive.
+
+The cases are read in one short transaction and embedded outside any (the encoder takes minutes on
+a large history, and SQLite's write lock would stop every request for that long); clustering and
+saving are then one transaction. A case that arrives meanwhile keeps what the live matcher gave it."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+from numpy.typing import NDArray
 from rich.progress import TaskID
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,23 +48,28 @@ def _all_cases(session: Session) -> list[Pending]:
     return list(seen.values())
 
 
-def rebuild(
-    session: Session,
-    *,
-    now: datetime,
-    settings: Settings,
-    on_stage: Callable[[str, int], None] = lambda stage, total: None,
-    advance: Callable[[int], None] = lambda n: None,
-) -> Rebuilt:
-    """One transaction: either every case has its new issue, or nothing changed."""
-    cases = _all_cases(session)
-    on_stage("embedding", len(cases))
+def embed_cases(
+    cases: list[Pending], *, advance: Callable[[int], None] = lambda n: None
+) -> NDArray[np.float32]:
     parts = []
     for start in range(0, len(cases), CHUNK):
         chunk = cases[start : start + CHUNK]
         parts.append(vectors.embed([service.case_text(p.subject, p.body) for p in chunk]))
         advance(len(chunk))
-    embedded = np.vstack(parts) if parts else np.zeros((0, vectors.DIM), np.float32)
+    return np.vstack(parts) if parts else np.zeros((0, vectors.DIM), np.float32)
+
+
+def rebuild(
+    session: Session,
+    *,
+    cases: list[Pending],
+    embedded: NDArray[np.float32],
+    now: datetime,
+    settings: Settings,
+    on_stage: Callable[[str, int], None] = lambda stage, total: None,
+    advance: Callable[[int], None] = lambda n: None,
+) -> Rebuilt:
+    """In the caller's transaction: either every case has its new issue, or nothing changed."""
     on_stage("clustering", len(cases))
     labels = rules.cluster(embedded, threshold=settings.insights_threshold, progress=advance)
 
@@ -143,7 +153,12 @@ def rebuild(
     for issue_id, issue in live.items():
         if issue_id in survivors:
             continue
-        went = Counter(by_id[v.case_id].recurring_issue_id for v in old_of.values() if v.issue_id == issue_id)
+        # Only the cases this rebuild read: one matched live since then keeps its issue.
+        went = Counter(
+            by_id[v.case_id].recurring_issue_id
+            for v in old_of.values()
+            if v.issue_id == issue_id and v.case_id in by_id
+        )
         target = next((t for t, _ in went.most_common() if t in survivors), None)
         if target is None:  # it had no cases to begin with
             continue
@@ -157,13 +172,15 @@ def rebuild(
 
 
 def run_with_progress(factory: sessionmaker[Session], *, now: datetime, settings: Settings) -> Rebuilt:
-    """The rebuild in one transaction, with a progress bar per stage on stderr."""
+    """The rebuild, with a progress bar per stage on stderr."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar, unit_of_work(factory) as session:
+    with unit_of_work(factory) as session:
+        cases = _all_cases(session)
+    with Progress(*columns, console=console) as bar:
         task: list[TaskID] = []
 
         def on_stage(stage: str, total: int) -> None:
@@ -174,7 +191,18 @@ def run_with_progress(factory: sessionmaker[Session], *, now: datetime, settings
         def advance(n: int) -> None:
             bar.advance(task[-1], n)
 
-        done = rebuild(session, now=now, settings=settings, on_stage=on_stage, advance=advance)
+        on_stage("embedding", len(cases))
+        embedded = embed_cases(cases, advance=advance)
+        with unit_of_work(factory) as session:
+            done = rebuild(
+                session,
+                cases=cases,
+                embedded=embedded,
+                now=now,
+                settings=settings,
+                on_stage=on_stage,
+                advance=advance,
+            )
         if task:
             bar.update(task[-1], completed=bar.tasks[-1].total)
     return done

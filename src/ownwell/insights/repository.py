@@ -40,15 +40,17 @@ def get(
     return issue
 
 
-def unassigned_cases(session: Session, *, limit: int, skip: Collection[str] = ()) -> list[Pending]:
+def unassigned_cases(
+    session: Session, *, limit: int, skip: Collection[str] = (), lock: bool = True
+) -> list[Pending]:
     """The oldest cases not matched yet, with the customer's first words, leaving out `skip`.
-    Claimed with SKIP LOCKED so several workers on PostgreSQL never match the same case twice."""
+    With `lock`, claimed with SKIP LOCKED so several workers on PostgreSQL take different cases;
+    without, the caller claims them later with `claim_unassigned`."""
     stmt = select(Case.id).where(Case.recurring_issue_id.is_(None))
     if skip:
         stmt = stmt.where(Case.id.not_in(list(skip)))
-    claimed = session.scalars(
-        stmt.order_by(Case.created_at, Case.id).limit(limit).with_for_update(skip_locked=True)
-    ).all()
+    stmt = stmt.order_by(Case.created_at, Case.id).limit(limit)
+    claimed = session.scalars(stmt.with_for_update(skip_locked=True) if lock else stmt).all()
     if not claimed:
         return []
     rows = session.execute(
@@ -65,6 +67,20 @@ def unassigned_cases(session: Session, *, limit: int, skip: Collection[str] = ()
         seen.add(case_id)
         out.append(Pending(case_id, subject or "", body or "", created_at, department_id))
     return out
+
+
+def claim_unassigned(session: Session, case_ids: Sequence[str]) -> set[str]:
+    """Those of `case_ids` still without a recurring issue, locked for this transaction (SKIP
+    LOCKED: a case another worker is assigning right now is left to it)."""
+    if not case_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Case.id)
+            .where(Case.id.in_(list(case_ids)), Case.recurring_issue_id.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 def set_issue_of_cases(session: Session, pairs: Sequence[tuple[str, str]]) -> None:

@@ -56,7 +56,9 @@ def _note_member(issue: RecurringIssue, *, at: datetime, department_id: str | No
 
 
 def live_centroids(session: Session) -> rules.Centroids:
-    rows = repository.live_sums(session)
+    # Issues whose vectors came from an earlier model stay as they are but attract no new case
+    # until `ownwell insights rebuild` re-embeds them.
+    rows = [(issue_id, data) for issue_id, data in repository.live_sums(session) if vectors.fits(data)]
     sums = (
         np.stack([vectors.from_bytes(data) for _, data in rows])
         if rows
@@ -199,7 +201,8 @@ def _recompute(issue: RecurringIssue, members: Sequence[CaseVector], cases: dict
     """An issue's sums and dates from its member rows (after cases moved in or out)."""
     total = np.zeros(vectors.DIM, np.float32)
     for member in members:
-        total += vectors.from_bytes(member.vector)
+        if vectors.fits(member.vector):
+            total += vectors.from_bytes(member.vector)
     issue.vector_sum = vectors.to_bytes(total)
     issue.case_count = len(members)
     if members:
