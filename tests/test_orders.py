@@ -278,3 +278,29 @@ def test_a_failed_group_write_falls_back_to_one_by_one(admin, monkeypatch):
     detail = admin.get(f"/orders/{order['id']}").json()
     assert [e["type"] for e in detail["events"]] == ["shipped", "exception", "delivered"]
     assert detail["status"] == "delivered" and detail["trouble_reason"] == "exception"
+
+
+def test_a_group_write_that_fails_halfway_leaves_nothing_behind(admin, monkeypatch):
+    """The events are inserted, then the orders' UPDATE fails: the savepoint takes the events back
+    and each is written again on its own, once."""
+    from ownwell.orders import ingest
+
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+    real_insert_new = ingest.insert_new
+
+    def insert_then_fail(session):
+        real_insert_new(session)
+        raise RuntimeError("the database went away after the INSERT")
+
+    monkeypatch.setattr(ingest, "insert_new", insert_then_fail)
+    delayed = event("delayed", START + timedelta(hours=1), eta=START.isoformat())  # still on time
+    items = [
+        {"order_external_id": "A-1001", **event("shipped", START)},
+        {"order_external_id": "A-1001", **delayed},
+    ]
+    answer = admin.post("/order-events", {"items": items}).json()["items"]
+    assert [a["status"] for a in answer] == ["accepted", "accepted"]
+    detail = admin.get(f"/orders/{order['id']}").json()
+    assert [e["type"] for e in detail["events"]] == ["shipped", "delayed"]
+    assert detail["status"] == "delayed"
