@@ -172,3 +172,17 @@ def mailsink():  # type: ignore[no-untyped-def]
     sink = MailSink().start()
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def recurring_issue(session_factory, clock):  # type: ignore[no-untyped-def]
+    """make(label) -> the id of a new, empty recurring issue (for tips and pages that need one)."""
+    from ownwell.insights.service import new_issue
+
+    def make(label: str = "Parcel lockers") -> str:
+        with unit_of_work(session_factory) as session:
+            issue = new_issue(label=label, at=clock.now(), department_id=None, now=clock.now())
+            session.add(issue)
+            return issue.id
+
+    return make

@@ -10,7 +10,6 @@ from ownwell.db import unit_of_work
 from ownwell.staff.models import Role
 from tests.staff_web import make_staff, web_session_for
 
-ISSUE = "rci_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 TIP = "Track the parcel with the courier code before writing to us"
 
 
@@ -24,17 +23,18 @@ def _case(admin) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_case_page_suggests_the_recurring_issues_tips_beside_the_resolve_form(
-    admin, client, session_factory, clock
+    admin, client, session_factory, clock, recurring_issue
 ):
+    issue, unrelated = recurring_issue("Late parcels"), recurring_issue("Refunds")
     for text in ("An older tip for the same issue", TIP):
-        stored = admin.post("/knowledge/tips", {"recurring_issue_id": ISSUE, "text": text})
+        stored = admin.post("/knowledge/tips", {"recurring_issue_id": issue, "text": text})
         assert stored.status_code == 201, stored.text
         clock.advance(timedelta(minutes=1))
-    other = admin.post("/knowledge/tips", {"recurring_issue_id": "rci_other", "text": "Unrelated tip"})
+    other = admin.post("/knowledge/tips", {"recurring_issue_id": unrelated, "text": "Unrelated tip"})
     assert other.status_code == 201
     case, plain = _case(admin), _case(admin)
     with unit_of_work(session_factory) as session:
-        session.get(Case, case["id"]).recurring_issue_id = ISSUE  # type: ignore[union-attr]
+        session.get(Case, case["id"]).recurring_issue_id = issue  # type: ignore[union-attr]
     make_staff(session_factory, clock, name="Sue Super", email="sue@ownwell.test", role=Role.supervisor)
     web_session_for(client, session_factory, clock, "sue@ownwell.test")
 

@@ -149,13 +149,17 @@ def test_only_the_owner_or_a_supervisor_asks_on_a_case(world):
     assert refused.status_code == 403
 
 
-def test_next_issue_tips_per_recurring_issue(admin, world):
-    tip = {"recurring_issue_id": "rec_parcel_lockers", "text": "Choose home delivery for parcels over 20 kg."}
+def test_next_issue_tips_per_recurring_issue(admin, world, recurring_issue):
+    lockers, other = recurring_issue("Parcel lockers"), recurring_issue("Refunds")
+    tip = {"recurring_issue_id": lockers, "text": "Choose home delivery for parcels over 20 kg."}
     assert world["noor"]["api"].post("/knowledge/tips", tip).status_code == 403
     created = admin.post("/knowledge/tips", tip)
     assert created.status_code == 201, created.text
-    listed = admin.get("/knowledge/tips", recurring_issue_id="rec_parcel_lockers").json()["items"]
+    listed = admin.get("/knowledge/tips", recurring_issue_id=lockers).json()["items"]
     assert [t["text"] for t in listed] == [tip["text"]]
-    assert admin.get("/knowledge/tips", recurring_issue_id="rec_other").json()["items"] == []
+    assert admin.get("/knowledge/tips", recurring_issue_id=other).json()["items"] == []
+    # A tip for an issue that does not exist would never be suggested: refused, field named.
+    unknown = admin.post("/knowledge/tips", {**tip, "recurring_issue_id": "rci_01ARZ3NDEKTSV4RRFFQ69G5FAV"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "recurring_issue_id"
     missing = admin.get("/knowledge/tips")
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "recurring_issue_id"

@@ -13,6 +13,7 @@ from ownwell.commitments import service as commitment_service
 from ownwell.commitments.models import PENDING_STATUSES
 from ownwell.config import Settings
 from ownwell.errors import Conflict
+from ownwell.insights import repository as insights_repository
 from ownwell.kit.ids import new_id
 from ownwell.knowledge import repository
 from ownwell.knowledge.models import Article, Question, QuestionStatus, Tip
@@ -138,9 +139,11 @@ def answer(session: Session, *, question: Question, data: AnswerIn, actor: Staff
 
 
 def add_tip(session: Session, *, recurring_issue_id: str, text: str, actor: Staff, now: datetime) -> Tip:
+    # A tip for an issue that does not exist would never be suggested: refuse it, naming the field.
+    issue = insights_repository.get(session, recurring_issue_id.strip(), field="recurring_issue_id")
     tip = Tip(
         id=new_id("tip"),
-        recurring_issue_id=recurring_issue_id.strip(),
+        recurring_issue_id=issue.id,
         text=text.strip(),
         author_id=actor.id,
         created_at=now,
