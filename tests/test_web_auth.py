@@ -154,3 +154,66 @@ def test_worker_deletes_expired_sessions_only(client, session_factory, clock, se
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(func.count(WebSession.id))) == 1
     assert client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_wrong_passwords_at_the_same_time_all_count(session_factory, clock):
+    """A guesser with many connections must still be locked out after MAX_FAILED_LOGINS tries."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ownwell.db import unit_of_work
+    from ownwell.staff.service import sign_in
+
+    make_staff(session_factory, clock, name="Ria Target", email="ria@ownwell.test", role=Role.agent)
+
+    def wrong() -> None:
+        with unit_of_work(session_factory) as session:
+            sign_in(session, email="ria@ownwell.test", password="not-it", now=clock.now())
+
+    with ThreadPoolExecutor(max_workers=MAX_FAILED_LOGINS) as pool:
+        for future in [pool.submit(wrong) for _ in range(MAX_FAILED_LOGINS)]:
+            future.result()
+    with unit_of_work(session_factory) as session:
+        outcome = sign_in(session, email="ria@ownwell.test", password=PASSWORD, now=clock.now())
+    assert outcome.staff is None and outcome.locked_until is not None
+
+
+def test_an_operator_resets_a_locked_out_password_from_the_cli(
+    client, session_factory, clock, migrated, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ownwell.db import unit_of_work
+    from ownwell.staff.models import Staff
+    from ownwell.web.session import find_session, start_session
+
+    staff_id = make_staff(session_factory, clock, name="Sam Agent", email="sam@ownwell.test")
+    with unit_of_work(session_factory) as session:  # signed in elsewhere, e.g. by whoever leaked it
+        elsewhere = start_session(session, staff=session.get(Staff, staff_id), now=clock.now())
+    for _ in range(MAX_FAILED_LOGINS):
+        _try(client, "sam@ownwell.test", "guess")
+    assert _try(client, "sam@ownwell.test", PASSWORD).status_code == 429  # locked out
+
+    def reset(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "ownwell"), "user", "password", *args],
+            env={**os.environ, "OWNWELL_DATABASE_URL": migrated, "OWNWELL_SECRET_KEY": "auth-test"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    short = reset("--email", "sam@ownwell.test", "--password", "short")
+    assert short.returncode == 2 and "10 characters" in short.stderr
+    unknown = reset("--email", "nobody@ownwell.test", "--password", "a-long-new-password")
+    assert unknown.returncode == 2 and "nobody@ownwell.test" in unknown.stderr
+    done = reset("--email", "SAM@ownwell.test", "--password", "a-long-new-password")
+    assert done.returncode == 0, done.stderr
+    assert "1 web session(s) ended" in done.stdout
+    assert _try(client, "sam@ownwell.test", PASSWORD).status_code == 401  # the old one is gone
+    assert _try(client, "sam@ownwell.test", "a-long-new-password").status_code == 303
+    with unit_of_work(session_factory) as session:
+        assert find_session(session, cookie=elsewhere, now=clock.now()) is None

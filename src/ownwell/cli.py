@@ -93,6 +93,32 @@ def user_create(
     typer.echo(f"created {staff.role} {staff.name} <{staff.email}> ({staff.id})")
 
 
+@user_app.command("password")
+def user_password(
+    email: Annotated[str, typer.Option(help="The staff member's sign-in e-mail address.")],
+    password: Annotated[
+        str | None, typer.Option(help="The new password (10+ characters); asked for when left out.")
+    ] = None,
+) -> None:
+    """Set a staff member's password, lift a sign-in lockout and end their web sessions."""
+    from ownwell.errors import AppError
+    from ownwell.staff.service import reset_password
+    from ownwell.web.session import end_sessions_of
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _upgrade()
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    now = SystemClock().now()
+    try:
+        with unit_of_work(factory) as session:
+            staff = reset_password(session, email=email, password=password, now=now)
+            ended = end_sessions_of(session, staff_id=staff.id)
+    except AppError as exc:
+        _fail(exc.message)
+    typer.echo(f"password set for {staff.name} <{staff.email}>; {ended} web session(s) ended")
+
+
 @token_app.command("create")
 def token_create(
     email: Annotated[str, typer.Option(help="The staff member's e-mail address.")],

@@ -61,6 +61,12 @@ def end_session(session: Session, *, cookie: str) -> None:
     session.execute(delete(WebSession).where(WebSession.id == _hash(cookie)))
 
 
+def end_sessions_of(session: Session, *, staff_id: str) -> int:
+    """Sign a staff member out everywhere (after a password reset); returns how many sessions."""
+    result = session.execute(delete(WebSession).where(WebSession.staff_id == staff_id))
+    return int(result.rowcount or 0)
+
+
 def find_session(session: Session, *, cookie: str, now: datetime) -> tuple[WebSession, Staff] | None:
     if not cookie or len(cookie) > 100:
         return None
