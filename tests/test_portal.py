@@ -135,7 +135,13 @@ def test_all_good_closes_the_case_and_praise_becomes_kudos(admin, client):
     ]
     feedback = [e for e in _timeline(admin, case) if e["kind"] == "feedback"]
     assert feedback[0]["data"] == {"source": "portal", "fixed": True, "csat": 5, "ces": 6}
-    # Writing again on a closed case reopens it, with the same owner.
+    # A thank-you on the closed case is kept on it and reopens nothing...
+    client.post(
+        _path(case["portal_url"]) + "/reply", data={"csrf": csrf, "body": "Thank you so much, all good!"}
+    )
+    assert admin.get(f"/cases/{case['id']}").json()["status"] == "closed"
+    assert _timeline(admin, case)[-1]["text"] == "Thank you so much, all good!"
+    # ...writing anything else reopens it, with the same owner.
     client.post(_path(case["portal_url"]) + "/reply", data={"csrf": csrf, "body": "One more thing"})
     again = admin.get(f"/cases/{case['id']}").json()
     assert again["status"] == "open" and again["owner"] == case["owner"]

@@ -15,6 +15,7 @@ from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
 from ownwell.customers.models import Channel, Customer, IdentifierKind
 from ownwell.customers.rules import normalise_email
+from ownwell.feedback import rules as feedback_rules
 from ownwell.feedback.service import kudos_from_message
 from ownwell.notifications.outbox import enqueue, enqueue_to_staff
 from ownwell.portal import repository
@@ -31,9 +32,10 @@ def customer_reply(
     session: Session, *, case: Case, customer: Customer, body: str, now: datetime, settings: Settings
 ) -> None:
     """The customer's words from the portal land on the timeline like an e-mail reply would:
-    a case waiting on them is open again, a finished one is reopened for the same owner."""
+    a case waiting on them is open again, a finished one is reopened for the same owner — unless
+    the words only say thank you."""
     text = body.strip()
-    if not case_rules.is_active(CaseStatus(case.status)):
+    if not case_rules.is_active(CaseStatus(case.status)) and not feedback_rules.is_only_thanks(text):
         lifecycle.reopen_case(
             session,
             case=case,
