@@ -268,6 +268,28 @@ def test_a_case_that_cannot_be_matched_is_skipped_and_holds_no_other_case_back(
     assert jobs.match_once(session_factory, clock, settings=settings, skipped=skipped) == 0
 
 
+def test_a_database_outage_while_matching_skips_no_case(admin, session_factory, clock, settings, monkeypatch):
+    """The batch fails because the database went away, not because of a case: nothing may be
+    marked as skipped (it would never be matched live), the caller is told to back off."""
+    from sqlalchemy.exc import OperationalError
+
+    from ownwell.insights import jobs
+
+    cases = [open_case(admin, body, n) for n, body in enumerate(LATE_PARCEL[:3])]
+
+    def down(*args, **kwargs):
+        raise OperationalError("UPDATE cases ...", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(jobs.service, "assign", down)
+    skipped: set[str] = set()
+    with pytest.raises(OperationalError):
+        jobs.match_once(session_factory, clock, settings=settings, skipped=skipped)
+    assert skipped == set()
+    monkeypatch.undo()
+    assert jobs.match_once(session_factory, clock, settings=settings, skipped=skipped) == 3
+    assert all(issue_of(admin, c["id"]) for c in cases)
+
+
 def test_matching_backs_off_while_the_database_cannot_be_used(session_factory, clock, settings, monkeypatch):
     import threading
 

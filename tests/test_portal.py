@@ -207,6 +207,8 @@ def test_praise_rule(text, csat, praise):  # type: ignore[no-untyped-def]
     [
         ("Thanks a lot, all sorted!", True),
         ("Cheers, much appreciated", True),
+        ("Thank you for all your help!", True),
+        ("Thanks. I need help with my other order", False),
         ("Thank you Ada — works perfectly now.", True),
         ("Thanks, but it is broken again", False),
         ("Thanks. Can you also check my other order?", False),

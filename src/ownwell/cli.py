@@ -109,10 +109,9 @@ def user_password(
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     _upgrade()
     factory = make_session_factory(make_engine(get_settings().database_url))
-    now = SystemClock().now()
     try:
         with unit_of_work(factory) as session:
-            staff = reset_password(session, email=email, password=password, now=now)
+            staff = reset_password(session, email=email, password=password)
             ended = end_sessions_of(session, staff_id=staff.id)
     except AppError as exc:
         _fail(exc.message)

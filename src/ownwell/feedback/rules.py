@@ -72,6 +72,8 @@ def first_name(full_name: str) -> str:
 # A thank-you after the case is resolved ends the conversation; it should not reopen the case.
 THANKS_MAX_CHARS = 300
 _THANKS_RE = re.compile(r"\b(?:thank|thanks|thx|cheers|appreciated?|much obliged)\b", re.IGNORECASE)
+# "Thanks for your help" is gratitude; "help" anywhere else may be a new request.
+_FOR_THE_HELP_RE = re.compile(r"\bfor (?:all )?(?:your|the|all the) help\b|\bfor helping\b", re.IGNORECASE)
 # Anything that may mean the problem is not over: a question, a problem word, a negation.
 _NOT_OVER_RE = re.compile(
     r"\?|\b(?:still|again|but|however|though|problem|issue|broken|wrong|fault|faulty|missing|refund|"
@@ -87,4 +89,6 @@ def is_only_thanks(text: str | None) -> bool:
     words = (text or "").replace("\u2019", "'").strip()
     if not words or len(words) > THANKS_MAX_CHARS:
         return False
-    return bool(_THANKS_RE.search(words)) and not _NOT_OVER_RE.search(words)
+    if not _THANKS_RE.search(words):
+        return False
+    return not _NOT_OVER_RE.search(_FOR_THE_HELP_RE.sub(" ", words))

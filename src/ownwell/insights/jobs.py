@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.clock import Clock
@@ -161,6 +162,8 @@ def match_once(
         try:
             with unit_of_work(factory) as session:
                 done += _assign(session, [item], embedded[n : n + 1], now=clock.now(), settings=settings)
+        except (OperationalError, InterfaceError):
+            raise  # the database itself cannot be used: no case is to blame; the caller backs off
         except Exception:
             log.exception("could not match case %s to a recurring issue; skipped", item.case_id)
             skipped.add(item.case_id)

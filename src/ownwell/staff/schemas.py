@@ -12,6 +12,10 @@ from ownwell.customers.rules import normalise_email
 from ownwell.kit.text import BoundedText, Money, RequiredText
 from ownwell.staff.models import Role
 
+# One rule for every way a password is set (the API, `ownwell user create`, `ownwell user password`).
+PASSWORD_MIN_CHARS = 10
+PASSWORD_MAX_CHARS = 200
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,7 +49,7 @@ class StaffIn(Strict):
     role: Role
     department_ids: list[BoundedText(40)] = Field(default_factory=list, max_length=50)  # type: ignore[valid-type]
     authority: Authority = Field(default_factory=Authority)
-    password: BoundedText(200, min_length=10) | None = None  # type: ignore[valid-type]
+    password: BoundedText(PASSWORD_MAX_CHARS, min_length=PASSWORD_MIN_CHARS) | None = None  # type: ignore[valid-type]
     on_duty: bool = True
 
 

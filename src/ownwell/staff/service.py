@@ -14,7 +14,7 @@ from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository
 from ownwell.staff.models import ApiToken, Department, Role, Staff
-from ownwell.staff.schemas import Authority, StaffIn, StaffPatch
+from ownwell.staff.schemas import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Authority, StaffIn, StaffPatch
 from ownwell.staff.security import hash_password, hash_token, new_token, verify_password
 
 # Web sign-in: this many wrong passwords in a row lock the account for LOCKOUT.
@@ -167,14 +167,14 @@ def sign_in(session: Session, *, email: str, password: str, now: datetime) -> Si
     return SignIn(staff=staff)
 
 
-MIN_PASSWORD_CHARS = 10
-
-
-def reset_password(session: Session, *, email: str, password: str, now: datetime) -> Staff:
+def reset_password(session: Session, *, email: str, password: str) -> Staff:
     """An operator's reset (`ownwell user password`): the new password works at once and a
     lockout is lifted."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise InvalidInput(f"the password needs at least {MIN_PASSWORD_CHARS} characters", field="password")
+    if not PASSWORD_MIN_CHARS <= len(password) <= PASSWORD_MAX_CHARS:
+        raise InvalidInput(
+            f"the password needs at least {PASSWORD_MIN_CHARS} characters (at most {PASSWORD_MAX_CHARS})",
+            field="password",
+        )
     try:
         key = normalise_email(email.strip())
     except ValueError as exc:
