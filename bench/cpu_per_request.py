@@ -80,6 +80,9 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--returning", type=float, default=0.3)
+    p.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (they may share a transaction)"
+    )
     p.add_argument("--what-if", default="")
     p.add_argument("--secret-key", default="")
     p.add_argument("--cprofile", type=Path)
@@ -141,8 +144,12 @@ async def measure(args: argparse.Namespace, token: str, pg_name: str | None) -> 
         if new_email:
             load.known.append(new_email)
 
-    for _ in range(args.warmup):
-        await one()
+    async def many(count: int) -> None:
+        # `concurrency` requests at a time, as that many clients would send them
+        for start in range(0, count, args.concurrency):
+            await asyncio.gather(*(one() for _ in range(min(args.concurrency, count - start))))
+
+    await many(args.warmup)
     from collections import Counter
 
     from sqlalchemy import event
@@ -167,8 +174,7 @@ async def measure(args: argparse.Namespace, token: str, pg_name: str | None) -> 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if profiler:
         profiler.enable()
-    for _ in range(args.requests):
-        await one()
+    await many(args.requests)
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -176,6 +182,7 @@ async def measure(args: argparse.Namespace, token: str, pg_name: str | None) -> 
     n = args.requests
     out: dict[str, Any] = {
         "requests": n,
+        "concurrency": args.concurrency,
         "app_cpu_ms_per_request": round(cpu * 1000 / n, 3),
         "wall_ms_per_request": round(wall * 1000 / n, 3),
         "other_busy_cores": round(used["other"] / wall, 2),

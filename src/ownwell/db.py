@@ -164,13 +164,46 @@ def writers_serialised(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+# session.info key: the transaction is shared by several requests (kit.group_commit).
+GROUPED = "ownwell_grouped"
+
+
+def grouped(session: Session) -> bool:
+    """True while several requests share this transaction: `insert_new` leaves new rows pending
+    for one INSERT per table at the end, and a failure anywhere redoes each request alone, so
+    a service need not guard against races with a savepoint of its own."""
+    return bool(session.info.get(GROUPED))
+
+
+def before_shared_commit(session: Session, write: Callable[[Session], None]) -> None:
+    """Have `write(session)` run once, after the last request of a shared transaction and just
+    before its commit: for counters that many requests bump (taking a row's lock as late as
+    possible, in an order every shared transaction follows)."""
+    writes = session.info.setdefault(_SHARED_WRITES, [])
+    if write not in writes:
+        writes.append(write)
+
+
+def end_of_shared_transaction(session: Session) -> None:
+    """What the shared transaction left for its end: the new rows, then the deferred writes."""
+    del session.info[GROUPED]
+    insert_new(session)
+    for write in session.info.pop(_SHARED_WRITES, []):
+        write(session)
+
+
+_SHARED_WRITES = "ownwell_shared_writes"
+
+
 def insert_new(session: Session) -> None:
     """Flush a session whose pending work is new rows only: one Core INSERT (executemany) per
     table, skipping the ORM unit of work, which costs more Python than the statements it sends.
     The objects become persistent in the session as if flushed. Anything the plain path cannot
     express safely (deletes, foreign keys left to a relationship, a missing required value,
     rows the request caches watch) falls back to the ordinary flush. Changed rows are flushed
-    the ordinary way after the inserts."""
+    the ordinary way after the inserts. In a shared transaction it waits for the last request."""
+    if grouped(session):
+        return
     rows = _insert_rows(session)
     if rows:
         order = _table_order()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,9 +16,12 @@ from ownwell.clock import Clock
 from ownwell.config import Settings
 from ownwell.db import short_cache, unit_of_work
 from ownwell.errors import NotAuthenticated
+from ownwell.kit.group_commit import group_commit
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Staff
 from ownwell.staff.security import hash_token
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,18 +42,32 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def _authenticated(session: Session, request: Request) -> Ctx:
+    state = request.app.state
+    clock: Clock = state.clock
+    actor = staff_repository.staff_for_token(session, hash_token(bearer_token(request)))
+    if actor is None:
+        raise NotAuthenticated("this API token is unknown or revoked")
+    return Ctx(session=session, actor=actor, now=clock.now(), settings=state.settings)
+
+
 @contextmanager
 def api_unit(request: Request) -> Iterator[Ctx]:
     """One authenticated API command. The request boundary commits when the block ends (services
     only flush); an exception rolls everything back. Blocking: run it off the event loop."""
-    token = bearer_token(request)
-    state = request.app.state
-    clock: Clock = state.clock
-    with unit_of_work(state.session_factory) as session:
-        actor = staff_repository.staff_for_token(session, hash_token(token))
-        if actor is None:
-            raise NotAuthenticated("this API token is unknown or revoked")
-        yield Ctx(session=session, actor=actor, now=clock.now(), settings=state.settings)
+    bearer_token(request)  # no token, no transaction
+    with unit_of_work(request.app.state.session_factory) as session:
+        yield _authenticated(session, request)
+
+
+async def in_shared_unit(request: Request, command: Callable[[Ctx], T]) -> T:
+    """One authenticated API command, in a transaction it may share with requests that arrive
+    at the same moment (kit.group_commit). Answered after the commit, as `api_unit` is; the
+    command runs off the event loop and may run twice (the second time alone) when a request
+    it shared the transaction with failed."""
+    bearer_token(request)
+    queue = group_commit(request.app.state.session_factory)
+    return await queue.run(lambda session: command(_authenticated(session, request)))
 
 
 def _api_context(request: Request) -> Iterator[Ctx]:

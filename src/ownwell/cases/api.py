@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from ownwell.cases import lifecycle, policies, repository, service
 from ownwell.cases.models import Case, CaseEvent, CaseKind, CaseStatus
@@ -25,7 +24,7 @@ from ownwell.cases.schemas import (
     TransferIn,
 )
 from ownwell.config import Settings
-from ownwell.deps import ApiContext, KnownToken, api_unit
+from ownwell.deps import ApiContext, Ctx, KnownToken, in_shared_unit
 from ownwell.errors import InvalidInput, NotFound
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, check_limit, encode_cursor
 from ownwell.kit.text import BoundedText, PageCursor
@@ -80,17 +79,16 @@ def event_out(event: CaseEvent) -> EventOut:
 async def create_case(body: CaseIn, request: Request, _auth: KnownToken) -> Response:
     """A customer's problem in their own words; it comes back owned by one named person."""
 
-    # The busiest write of the API: the whole unit of work (auth, intake, commit, the answer)
-    # runs in one threadpool hop instead of four, and the answer is serialised once.
-    def intake() -> bytes:
-        with api_unit(request) as ctx:
-            case = service.create_case(
-                ctx.session, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
-            )
-            out = case_out(case, settings=ctx.settings, now=ctx.now)
-        return out.model_dump_json().encode()  # after the commit: a 201 means "stored"
+    # The busiest write of the API: requests that arrive together share one transaction (and
+    # one threadpool hop); each answer is serialised once, after the commit that stored it.
+    def intake(ctx: Ctx) -> CaseOut:
+        case = service.create_case(
+            ctx.session, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
+        )
+        return case_out(case, settings=ctx.settings, now=ctx.now)
 
-    return Response(await run_in_threadpool(intake), status_code=201, media_type="application/json")
+    out = await in_shared_unit(request, intake)
+    return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json")
 
 
 @router.get("/cases", response_model=Page[CaseOut])

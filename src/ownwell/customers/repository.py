@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
@@ -18,13 +18,7 @@ def get(session: Session, customer_id: str, *, field: str | None = None) -> Cust
     customer = None
     if looks_like_id("cus", customer_id):
         # One statement with its identifiers (a returning customer's case reads them at once).
-        customer = (
-            session.scalars(
-                select(Customer).where(Customer.id == customer_id).options(joinedload(Customer.identifiers))
-            )
-            .unique()
-            .one_or_none()
-        )
+        customer = session.scalars(_CUSTOMER_WITH_IDENTIFIERS, {"id": customer_id}).unique().one_or_none()
     if customer is None:
         raise NotFound(f"no customer with id {customer_id!r}", field=field)
     return customer
@@ -35,17 +29,24 @@ def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
     keys = list(keys)
     if not keys:
         return {}
-    rows = session.execute(
-        select(
-            CustomerIdentifier.kind,
-            CustomerIdentifier.system,
-            CustomerIdentifier.value,
-            CustomerIdentifier.customer_id,
-        ).where(
-            tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(keys)
-        )
-    ).all()
+    rows = session.execute(_OWNERS_OF, {"keys": keys}).all()
     return {(r.kind, r.system, r.value): r.customer_id for r in rows}
+
+
+# Every case from a customer runs these; built once, since building cost more than running.
+_CUSTOMER_WITH_IDENTIFIERS = (
+    select(Customer).where(Customer.id == bindparam("id")).options(joinedload(Customer.identifiers))
+)
+_OWNERS_OF = select(
+    CustomerIdentifier.kind,
+    CustomerIdentifier.system,
+    CustomerIdentifier.value,
+    CustomerIdentifier.customer_id,
+).where(
+    tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(
+        bindparam("keys", expanding=True)
+    )
+)
 
 
 def find_by_identifier(session: Session, key: Key) -> Customer | None:

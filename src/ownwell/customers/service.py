@@ -17,7 +17,7 @@ from ownwell.customers.models import (
     IdentifierKind,
 )
 from ownwell.customers.schemas import CustomerIn, CustomerPatch, PreferencesIn
-from ownwell.db import insert_new, writers_serialised
+from ownwell.db import grouped, insert_new, writers_serialised
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository as staff_repository
@@ -122,8 +122,9 @@ def recognise_or_create(
     if not keys:
         raise InvalidInput("give at least one e-mail, phone or external id", field=prefix + "emails")
     # SQLite writers hold the database lock from their first statement, so nobody can slip in
-    # between the look-up and the insert; elsewhere the insert may lose a race and is retried.
-    may_race = not writers_serialised(session)
+    # between the look-up and the insert; elsewhere the insert may lose a race and is retried
+    # (in a shared transaction, by redoing the request alone: see kit.group_commit).
+    may_race = not writers_serialised(session) and not grouped(session)
     for _attempt in range(3):
         held = repository.owners_of(session, [k for _, k in keys])
         holder = next((held[k] for _, k in keys if k in held), None)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
-from ownwell.db import ShortCache, short_cache
+from ownwell.db import ShortCache, before_shared_commit, grouped, short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
@@ -93,25 +94,99 @@ def claim_least_loaded(
     Members whose row another transaction is counting right now are skipped (SKIP LOCKED on
     PostgreSQL; SQLite has no concurrent writers), so concurrent cases spread over the team
     instead of queueing on one row; if every candidate is busy, the second try waits."""
-    candidates = select(Staff.id).where(Staff.on_duty.is_(True))
+    params: dict[str, object] = {}
     if department_id is not None:
-        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
-            staff_departments.c.department_id == department_id
-        )
+        params["department_id"] = department_id
     if roles:
-        candidates = candidates.where(Staff.role.in_(roles))
-    candidates = candidates.order_by(Staff.open_case_count, Staff.id).limit(1)
-    for pick in (candidates.with_for_update(skip_locked=True, of=Staff), candidates):
-        claimed = session.scalars(
-            update(Staff)
-            .where(Staff.id == pick.scalar_subquery())
-            .values(open_case_count=Staff.open_case_count + 1)
-            .returning(Staff),
-            execution_options={"synchronize_session": False},
-        ).one_or_none()
+        params["roles"] = [str(role) for role in roles]
+    if grouped(session):
+        return _claim_in_shared_transaction(session, department_id is not None, bool(roles), params)
+    for skip_locked in (True, False):
+        statement = _claim_statement(department_id is not None, bool(roles), skip_locked)
+        claimed = session.scalars(statement, params).one_or_none()
         if claimed is not None:
             return claimed
     return None
+
+
+@functools.cache
+def _claim_statement(by_department: bool, by_roles: bool, skip_locked: bool) -> Update:
+    # Built once per shape: building the statement cost more than running it (every new case
+    # runs one).
+    candidates = select(Staff.id).where(Staff.on_duty.is_(True))
+    if by_department:
+        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
+            staff_departments.c.department_id == bindparam("department_id")
+        )
+    if by_roles:
+        candidates = candidates.where(Staff.role.in_(bindparam("roles", expanding=True)))
+    candidates = candidates.order_by(Staff.open_case_count, Staff.id).limit(1)
+    if skip_locked:
+        candidates = candidates.with_for_update(skip_locked=True, of=Staff)
+    return (
+        update(Staff)
+        .where(Staff.id == candidates.scalar_subquery())
+        .values(open_case_count=Staff.open_case_count + 1)
+        .returning(Staff)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def count_open_cases_later(session: Session, staff_id: str, delta: int) -> None:
+    """In a shared transaction: add `delta` to the member's open cases just before the commit."""
+    pending = session.info.setdefault(_PENDING_COUNTS, {})
+    if not pending:
+        before_shared_commit(session, _write_pending_counts)
+    pending[staff_id] = pending.get(staff_id, 0) + delta
+
+
+def _claim_in_shared_transaction(
+    session: Session, by_department: bool, by_roles: bool, params: dict[str, object]
+) -> Staff | None:
+    """Routing's pick when many cases share one transaction. Nobody's row is locked for the
+    whole transaction (a concurrent one would queue behind it, or deadlock with it): the pick
+    reads the counters, adds what this transaction has already given out, and the counters are
+    written at the end, in staff-id order (_write_pending_counts). Concurrent transactions may
+    pick the same person; the counters stay exact."""
+    pending: dict[str, int] = session.info.get(_PENDING_COUNTS, {})
+    # Whoever is not among the first len(pending) + 1 cannot beat them: this transaction can
+    # have raised at most len(pending) of them.
+    rows = session.execute(
+        _candidates_statement(by_department, by_roles), {**params, "limit": len(pending) + 1}
+    ).all()
+    if not rows:
+        return None
+    staff, _count = min(rows, key=lambda row: (row[1] + pending.get(row[0].id, 0), row[0].id))
+    count_open_cases_later(session, staff.id, 1)
+    return staff
+
+
+@functools.cache
+def _candidates_statement(by_department: bool, by_roles: bool) -> Select[tuple[Staff, int]]:
+    candidates = select(Staff, Staff.open_case_count).where(Staff.on_duty.is_(True))
+    if by_department:
+        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
+            staff_departments.c.department_id == bindparam("department_id")
+        )
+    if by_roles:
+        candidates = candidates.where(Staff.role.in_(bindparam("roles", expanding=True)))
+    return candidates.order_by(Staff.open_case_count, Staff.id).limit(bindparam("limit"))
+
+
+def _write_pending_counts(session: Session) -> None:
+    pending: dict[str, int] = session.info.pop(_PENDING_COUNTS, {})
+    rows = [{"staff_id": sid, "delta": pending[sid]} for sid in sorted(pending) if pending[sid]]
+    if rows:
+        session.connection().execute(_ADD_OPEN_CASES, rows)
+
+
+_PENDING_COUNTS = "ownwell_pending_open_cases"
+_staff = Staff.__table__
+_ADD_OPEN_CASES = (
+    update(_staff)
+    .where(_staff.c.id == bindparam("staff_id"))
+    .values(open_case_count=_staff.c.open_case_count + bindparam("delta"))
+)
 
 
 def supervisors_of(session: Session, department_ids: Sequence[str]) -> Sequence[Staff]:

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ownwell.customers.rules import normalise_email
+from ownwell.db import grouped
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository
@@ -108,6 +109,9 @@ def create_token(session: Session, *, staff: Staff, now: datetime) -> str:
 
 def adjust_open_cases(session: Session, staff_id: str, delta: int) -> None:
     """Keep the routing counter in step; an atomic UPDATE so concurrent requests add up."""
+    if grouped(session):
+        repository.count_open_cases_later(session, staff_id, delta)
+        return
     session.execute(
         update(Staff)
         .where(Staff.id == staff_id)

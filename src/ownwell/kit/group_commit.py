@@ -1,0 +1,116 @@
+"""Group commit: requests that arrive together share one transaction.
+
+The busiest write (a customer writing in through `POST /cases`) used to spend more on the fixed
+price of its own transaction (a thread hop, BEGIN, one INSERT per table, COMMIT; on SQLite the
+writer lock, which eight request threads queued on) than on its own work. Here, requests that
+arrive while a transaction is running wait for it to end and then go together in the next one.
+A request that arrives when nothing is running goes at once, so an idle server adds no delay.
+
+Nothing changes for the request itself:
+- it is answered after the commit that stored it, so a 201 still means "stored";
+- if anything in a shared transaction fails (bad input, an identifier another process has just
+  taken, a lost connection), the whole transaction is rolled back and each of its requests is
+  redone alone in a transaction of its own, so each gets exactly the answer it would have had
+  on its own;
+- the service functions are the same ones; while the transaction is shared, `insert_new`
+  leaves the new rows pending (see `grouped`) and they are inserted together, one INSERT per
+  table, just before the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from ownwell.db import GROUPED, end_of_shared_transaction, unit_of_work
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Job = Callable[[Session], T]
+
+# Enough to absorb a burst; small enough that the writer lock is never held for long.
+MAX_BATCH = 32
+
+
+class GroupCommit(Generic[T]):
+    """One queue of jobs per event loop. The bookkeeping runs on the loop (no locks needed);
+    the transactions run in the threadpool, one at a time."""
+
+    def __init__(self, factory: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
+        self._factory = factory
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Job[T], asyncio.Future[T]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self.shared_commits = 0  # transactions that stored more than one job: for tests
+
+    async def run(self, job: Job[T]) -> T:
+        """Run `job(session)` in a transaction, possibly shared; its result after the commit."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[tuple[Job[T], asyncio.Future[T]]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                outcomes = await run_in_threadpool(self._commit, [job for job, _ in batch])
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():  # the client went away; its case is stored all the same
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+                batch = []
+        except BaseException as exc:  # the loop is shutting down: nobody may wait forever
+            for _, future in [*batch, *self._waiting]:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("shutting down"))
+            self._waiting.clear()
+            raise
+        finally:
+            self._drainer = None
+
+    def _commit(self, jobs: list[Job[T]]) -> list[T | BaseException]:
+        if len(jobs) > 1:
+            try:
+                with unit_of_work(self._factory) as session:
+                    session.info[GROUPED] = True
+                    results = [job(session) for job in jobs]
+                    end_of_shared_transaction(session)
+                self.shared_commits += 1
+                return list(results)
+            except Exception as exc:  # redo each alone, so each gets its own answer
+                log.debug(
+                    "a shared transaction of %d requests failed (%r); redoing them one by one", len(jobs), exc
+                )
+        return [self._alone(job) for job in jobs]
+
+    def _alone(self, job: Job[T]) -> T | BaseException:
+        try:
+            with unit_of_work(self._factory) as session:
+                return job(session)
+        except Exception as exc:
+            return exc
+
+
+def group_commit(factory: sessionmaker[Session]) -> GroupCommit[Any]:
+    """The queue of this session factory on the running event loop (a test may run several)."""
+    info = factory.kw.setdefault("info", {})
+    per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit[Any]]
+    per_loop = info.setdefault("ownwell_group_commit", weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    queue = per_loop.get(loop)
+    if queue is None:
+        queue = per_loop[loop] = GroupCommit(factory)
+    return queue

@@ -1,0 +1,155 @@
+"""Group commit: case intakes that arrive together share one transaction, and each request
+still gets exactly the answer (and leaves exactly the rows) it would have on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import event, func, select
+
+from ownwell.cases import service
+from ownwell.cases.models import Case, CaseEvent
+from ownwell.cases.schemas import CaseIn
+from ownwell.customers.models import Customer
+from ownwell.errors import InvalidInput
+from ownwell.kit.group_commit import GroupCommit
+from ownwell.notifications.models import OutboxMessage
+from ownwell.staff.models import Staff
+
+
+def _intake(settings, clock, **fields):  # type: ignore[no-untyped-def]
+    data = CaseIn.model_validate({"body": "My parcel never came.", **fields})
+
+    def job(session):  # type: ignore[no-untyped-def]
+        case = service.create_case(session, data=data, actor=None, now=clock.now(), settings=settings)
+        return case.id, case.customer_id, case.owner.name
+
+    return job
+
+
+def _run_together(queue, jobs):  # type: ignore[no-untyped-def]
+    """Submit the jobs in one go, as requests arriving at the same moment would."""
+
+    async def together():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(*(queue.run(job) for job in jobs), return_exceptions=True)
+
+    # A loop of its own, in a thread of its own: a browser test may leave one running here.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, together()).result()
+
+
+def _count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def commits(db):  # type: ignore[no-untyped-def]
+    seen: list[int] = []
+    listener = lambda _conn: seen.append(1)  # noqa: E731
+    event.listen(db, "commit", listener)
+    yield seen
+    event.remove(db, "commit", listener)
+
+
+def test_intakes_arriving_together_are_stored_by_one_commit(admin, session_factory, settings, clock, commits):
+    queue = GroupCommit(session_factory)
+    jobs = [_intake(settings, clock, customer={"emails": [f"c{i}@example.com"]}) for i in range(8)]
+
+    answers = _run_together(queue, jobs)
+
+    assert len(commits) == 1 and queue.shared_commits == 1
+    assert len({case_id for case_id, _, _ in answers}) == 8
+    assert all(owner == "Ada Admin" for _, _, owner in answers)
+    with session_factory() as session:
+        assert session.scalar(select(Staff.open_case_count)) == 8  # each case counted once
+    # Everything each intake writes is there: the case, its customer, its timeline, its message.
+    for model in (Case, Customer, CaseEvent, OutboxMessage):
+        assert _count(session_factory, model) == 8, model
+    with session_factory() as session:
+        stored = {c.id: c.customer_id for c in session.scalars(select(Case))}
+    assert stored == {case_id: customer_id for case_id, customer_id, _ in answers}
+
+
+def test_a_bad_request_among_them_gets_its_own_error_and_leaves_nothing(
+    admin, session_factory, settings, clock
+):
+    queue = GroupCommit(session_factory)
+    good = _intake(settings, clock, customer={"emails": ["ok@example.com"]})
+    bad = _intake(settings, clock, customer_id="cus_doesnotexist0000000000")
+    also_good = _intake(settings, clock, customer={"emails": ["fine@example.com"]})
+
+    first, error, third = _run_together(queue, [good, bad, also_good])
+
+    assert isinstance(error, InvalidInput) and error.field == "customer_id"
+    assert not isinstance(first, Exception) and not isinstance(third, Exception)
+    assert _count(session_factory, Case) == 2
+    assert _count(session_factory, Customer) == 2
+    assert _count(session_factory, OutboxMessage) == 2
+
+
+def test_two_first_contacts_from_one_address_together_make_one_customer(
+    admin, session_factory, settings, clock
+):
+    queue = GroupCommit(session_factory)
+    jobs = [_intake(settings, clock, customer={"emails": ["New.Person@Example.com"]}) for _ in range(2)]
+
+    (case_a, customer_a, _), (case_b, customer_b, _) = _run_together(queue, jobs)
+
+    assert case_a != case_b and customer_a == customer_b
+    assert _count(session_factory, Customer) == 1
+    assert _count(session_factory, Case) == 2
+
+
+def test_concurrent_posts_are_each_answered_with_the_case_as_stored(admin):
+    def post(i: int):  # type: ignore[no-untyped-def]
+        return admin.post("/cases", {"customer": {"emails": [f"p{i}@example.com"]}, "body": f"Problem {i}"})
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(post, range(48)))
+
+    assert [a.status_code for a in answers] == [201] * 48
+    for answer in answers:
+        assert admin.get(f"/cases/{answer.json()['id']}").json() == answer.json()
+    assert len({a.json()["customer_id"] for a in answers}) == 48
+
+
+def test_cases_sharing_a_transaction_spread_over_the_department_and_are_counted(
+    admin, session_factory, settings, clock
+):
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()["id"]
+    members = {
+        admin.post(
+            "/staff",
+            {
+                "name": name,
+                "email": f"{name.lower()}@acme.test",
+                "role": "agent",
+                "department_ids": [shipping],
+            },
+        ).json()["id"]: name
+        for name in ("Bea", "Cy", "Di")
+    }
+    queue = GroupCommit(session_factory)
+    jobs = [
+        _intake(settings, clock, customer={"emails": [f"s{i}@example.com"]}, caused_by_department_id=shipping)
+        for i in range(9)
+    ]
+
+    answers = _run_together(queue, jobs)
+
+    assert queue.shared_commits == 1
+    assert sorted(owner for _, _, owner in answers) == ["Bea"] * 3 + ["Cy"] * 3 + ["Di"] * 3
+    with session_factory() as session:
+        counted = {
+            s.id: s.open_case_count for s in session.scalars(select(Staff).where(Staff.id.in_(members)))
+        }
+    assert counted == dict.fromkeys(members, 3)
+    # ...and the next case, on its own, goes by the stored counters as always.
+    lone = admin.post(
+        "/cases",
+        {"customer": {"emails": ["late@example.com"]}, "body": "Hi", "caused_by_department_id": shipping},
+    )
+    assert lone.json()["owner"]["name"] in members.values()
