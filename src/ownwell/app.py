@@ -15,6 +15,7 @@ from ownwell.clock import Clock, SystemClock
 from ownwell.config import Settings, get_settings
 from ownwell.db import make_engine, make_session_factory
 from ownwell.errors import AppError
+from ownwell.keepalive import KeepAliveLimit
 from ownwell.web import templates
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    app.add_middleware(KeepAliveLimit)
 
     from ownwell.agenda.api import router as agenda_router
     from ownwell.cases.api import router as cases_router
