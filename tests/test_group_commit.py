@@ -85,9 +85,34 @@ def test_a_bad_request_among_them_gets_its_own_error_and_leaves_nothing(
 
     assert isinstance(error, InvalidInput) and error.field == "customer_id"
     assert not isinstance(first, Exception) and not isinstance(third, Exception)
+    assert queue.shared_commits == 1  # the other two still went together
     assert _count(session_factory, Case) == 2
     assert _count(session_factory, Customer) == 2
     assert _count(session_factory, OutboxMessage) == 2
+
+
+def test_a_commit_that_fails_after_taking_effect_is_not_redone(admin, session_factory, settings, clock):
+    """Whether a COMMIT that reported an error took effect is unknown (a connection lost at that
+    moment): each request gets the error, and nothing is stored a second time."""
+    queue = GroupCommit(session_factory)
+    failures = ["once"]
+
+    def lost_after_commit(_session):  # type: ignore[no-untyped-def]
+        if failures:
+            failures.pop()
+            raise ConnectionError("connection lost while committing")
+
+    event.listen(session_factory, "after_commit", lost_after_commit)
+    try:
+        answers = _run_together(
+            queue, [_intake(settings, clock, customer={"emails": [f"k{i}@example.com"]}) for i in range(4)]
+        )
+    finally:
+        event.remove(session_factory, "after_commit", lost_after_commit)
+
+    assert all(isinstance(answer, Exception) for answer in answers)  # each answered 500
+    assert _count(session_factory, Case) == 4  # stored once, not redone
+    assert _count(session_factory, OutboxMessage) == 4
 
 
 def test_two_first_contacts_from_one_address_together_make_one_customer(

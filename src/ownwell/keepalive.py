@@ -29,7 +29,9 @@ class KeepAliveLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if scope["type"] != "http" or not client:
+        # Behind a reverse proxy, uvicorn puts the forwarded address with port 0 here: that is
+        # not one connection, and the proxy's own keep-alive limit applies.
+        if scope["type"] != "http" or not client or not client[1]:
             await self.app(scope, receive, send)
             return
         key = tuple(client)  # (address, port): one TCP connection while it is open

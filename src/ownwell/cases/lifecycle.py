@@ -38,8 +38,9 @@ def transfer_case(
         raise Conflict(f"{to.name} already owns this case", field="to_staff_id")
     old_owner = case.owner
     if rules.is_active(CaseStatus(case.status)):
-        adjust_open_cases(session, old_owner.id, -1)
-        adjust_open_cases(session, to.id, 1)
+        # In staff-id order, as every writer of these counters takes their rows: no deadlocks.
+        for staff_id, delta in sorted(((old_owner.id, -1), (to.id, 1))):
+            adjust_open_cases(session, staff_id, delta)
     case.owner_id = to.id
     case.owner = to
     case.updated_at = now

@@ -25,10 +25,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from ownwell.db import GROUPED, end_of_shared_transaction, unit_of_work
+from ownwell.errors import AppError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,8 +63,10 @@ class GroupCommit(Generic[T]):
         batch: list[tuple[Job[T], asyncio.Future[T]]] = []
         try:
             while self._waiting:
-                batch = self._waiting[: self._max_batch]
+                batch = [(job, f) for job, f in self._waiting[: self._max_batch] if not f.cancelled()]
                 del self._waiting[: self._max_batch]
+                if not batch:  # everyone in it went away before it started
+                    continue
                 outcomes = await run_in_threadpool(self._commit, [job for job, _ in batch])
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():  # the client went away; its case is stored all the same
@@ -82,19 +86,44 @@ class GroupCommit(Generic[T]):
             self._drainer = None
 
     def _commit(self, jobs: list[Job[T]]) -> list[T | BaseException]:
-        if len(jobs) > 1:
+        outcomes: dict[int, T | BaseException] = {}
+        todo = list(range(len(jobs)))
+        while len(todo) > 1:
+            running: int | None = None
+            committing = False
             try:
                 with unit_of_work(self._factory) as session:
                     session.info[GROUPED] = True
-                    results = [job(session) for job in jobs]
+                    results: dict[int, T] = {}
+                    for running in todo:
+                        results[running] = jobs[running](session)
+                    running = None
                     end_of_shared_transaction(session)
+                    committing = True
                 self.shared_commits += 1
-                return list(results)
-            except Exception as exc:  # redo each alone, so each gets its own answer
-                log.debug(
-                    "a shared transaction of %d requests failed (%r); redoing them one by one", len(jobs), exc
-                )
-        return [self._alone(job) for job in jobs]
+                outcomes.update(results)
+                todo = []
+            except Exception as exc:
+                if committing or _lost_connection(exc):
+                    # Whether a failed COMMIT took effect is unknown: redoing could store the
+                    # cases twice. A lost database fails alone just the same, only slower.
+                    log.warning("a shared transaction of %d requests failed: %r", len(todo), exc)
+                    outcomes.update(dict.fromkeys(todo, exc))
+                    todo = []
+                elif running is None:
+                    # The rows written together clashed (two first contacts from one address,
+                    # say): nobody to single out, so each goes alone.
+                    break
+                else:
+                    # This request failed (bad input, mostly): it gets its answer alone, and the
+                    # others try together again without it.
+                    if not isinstance(exc, AppError):
+                        log.warning("a request failed in a shared transaction: %r", exc)
+                    outcomes[running] = self._alone(jobs[running])
+                    todo.remove(running)
+        for index in todo:
+            outcomes[index] = self._alone(jobs[index])
+        return [outcomes[index] for index in range(len(jobs))]
 
     def _alone(self, job: Job[T]) -> T | BaseException:
         try:
@@ -102,6 +131,10 @@ class GroupCommit(Generic[T]):
                 return job(session)
         except Exception as exc:
             return exc
+
+
+def _lost_connection(exc: Exception) -> bool:
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def group_commit(factory: sessionmaker[Session]) -> GroupCommit[Any]:

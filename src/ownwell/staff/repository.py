@@ -150,10 +150,9 @@ def _claim_in_shared_transaction(
     pick the same person; the counters stay exact."""
     pending: dict[str, int] = session.info.get(_PENDING_COUNTS, {})
     # Whoever is not among the first len(pending) + 1 cannot beat them: this transaction can
-    # have raised at most len(pending) of them.
-    rows = session.execute(
-        _candidates_statement(by_department, by_roles), {**params, "limit": len(pending) + 1}
-    ).all()
+    # have raised at most len(pending) of them (and lowered none, or all must be looked at).
+    limit = len(pending) + 1 if all(delta >= 0 for delta in pending.values()) else 1_000_000
+    rows = session.execute(_candidates_statement(by_department, by_roles), {**params, "limit": limit}).all()
     if not rows:
         return None
     staff, _count = min(rows, key=lambda row: (row[1] + pending.get(row[0].id, 0), row[0].id))
@@ -176,8 +175,15 @@ def _candidates_statement(by_department: bool, by_roles: bool) -> Select[tuple[S
 def _write_pending_counts(session: Session) -> None:
     pending: dict[str, int] = session.info.pop(_PENDING_COUNTS, {})
     rows = [{"staff_id": sid, "delta": pending[sid]} for sid in sorted(pending) if pending[sid]]
-    if rows:
-        session.connection().execute(_ADD_OPEN_CASES, rows)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # A row held by someone else (a sign-in checking a password, a transfer) is waited for
+        # briefly; past that the shared transaction fails and its cases are redone one by one,
+        # which skip locked rows.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+    connection.execute(_ADD_OPEN_CASES, rows)
 
 
 _PENDING_COUNTS = "ownwell_pending_open_cases"
