@@ -304,3 +304,32 @@ def test_a_group_write_that_fails_halfway_leaves_nothing_behind(admin, monkeypat
     detail = admin.get(f"/orders/{order['id']}").json()
     assert [e["type"] for e in detail["events"]] == ["shipped", "delayed"]
     assert detail["status"] == "delayed"
+
+
+def test_a_failing_event_among_those_that_touch_cases_is_rejected_alone(admin, monkeypatch):
+    """Events that open or touch a case go in one savepoint; when one of them fails, they are
+    taken one by one: only that one is rejected, the others open their case once."""
+    from ownwell.errors import Conflict
+    from ownwell.orders import ingest
+
+    shop = make_shop(admin)
+    make_order(admin, shop, "A-1001")
+    broken = make_order(admin, shop, "A-1002")
+    real_record_event = ingest.service.record_event
+
+    def fail_for_one_order(session, *, order, **kwargs):
+        if order.id == broken["id"]:
+            raise Conflict("nobody can take this order's case", code="no_owner_available")
+        return real_record_event(session, order=order, **kwargs)
+
+    monkeypatch.setattr(ingest.service, "record_event", fail_for_one_order)
+    items = [
+        {"order_external_id": "A-1001", **event("exception", START)},
+        {"order_external_id": "A-1002", **event("exception", START)},
+    ]
+    answer = admin.post("/order-events", {"items": items}).json()["items"]
+    assert [a["status"] for a in answer] == ["accepted", "rejected"]
+    assert answer[1]["error"]["code"] == "no_owner_available"
+    cases = admin.get("/cases", proactive="true").json()["items"]
+    assert len(cases) == 1 and cases[0]["owner"]["name"] == "Sam Carter"
+    assert [e["type"] for e in admin.get(f"/orders/{broken['id']}").json()["events"]] == []

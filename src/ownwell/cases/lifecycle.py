@@ -135,6 +135,7 @@ def resolve_case(
         body=body,
         now=now,
         settings=settings,
+        fresh=True,  # the key names an event made just now: no earlier message can hold it
     )
     schedule_check_in(session, case_id=case.id, now=now, days=settings.check_in_days)
     session.flush()

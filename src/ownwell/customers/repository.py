@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.util import identity_key
 
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
 from ownwell.errors import NotFound
@@ -17,6 +18,11 @@ Key = tuple[str, str, str]  # (kind, system, value)
 def get(session: Session, customer_id: str, *, field: str | None = None) -> Customer:
     customer = None
     if looks_like_id("cus", customer_id):
+        # Already read in this transaction (an order's case, then its resolution, say): a new
+        # SELECT would hand back the very same object, so skip the round trip.
+        known = session.identity_map.get(identity_key(Customer, customer_id))
+        if known is not None and "identifiers" in known.__dict__:
+            return known  # type: ignore[no-any-return]
         # One statement with its identifiers (a returning customer's case reads them at once).
         customer = session.scalars(_CUSTOMER_WITH_IDENTIFIERS, {"id": customer_id}).unique().one_or_none()
     if customer is None:

@@ -13,16 +13,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ownwell.config import Settings
 from ownwell.db import insert_new
 from ownwell.errors import AppError, InvalidInput, NotFound
 from ownwell.orders import repository, rules, service
 from ownwell.orders.models import Order, OrderEvent, OrderStatus
+from ownwell.orders.rules import EventFacts
 from ownwell.orders.schemas import ItemStatus, OrderEventItemIn, RejectedItem
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _one_by_one(
     index: int,
     item: OrderEventItemIn,
     order: Order,
-    events: list[OrderEvent],
+    events: list[EventFacts],
     now: datetime,
     settings: Settings,
 ) -> Outcome:
@@ -99,13 +100,15 @@ def ingest_batch(
     """One outcome per item, in order. The caller's transaction holds it all; every order the
     batch names is locked first, in id order, so concurrent batches queue instead of racing."""
     valid_at = {index: item for index, item in enumerate(items) if isinstance(item, OrderEventItemIn)}
-    orders = repository.lock_by_external_ids(session, [item.order_external_id for item in valid_at.values()])
-    events = repository.events_of(session, [order.id for order in orders.values()])
+    orders = repository.lock_facts_by_external_ids(
+        session, [item.order_external_id for item in valid_at.values()]
+    )
+    events = repository.event_facts_of(session, [order.id for order in orders.values()])
     outcomes: dict[int, Outcome] = {}
     states = {o.id: _State(o.promised_by, o.status, o.eta, o.delivered_at) for o in orders.values()}
     seen = {order_id: list(found) for order_id, found in events.items()}
     group: list[tuple[int, OrderEvent]] = []
-    careful: list[tuple[int, OrderEventItemIn, Order]] = []
+    careful: list[tuple[int, OrderEventItemIn, Row[Any]]] = []
     needs_care: set[str] = set()
     for index, item in enumerate(items):
         if isinstance(item, RejectedItem):
@@ -133,7 +136,7 @@ def ingest_batch(
         seen[order.id].append(event)
         states[order.id] = state
         group.append((index, event))
-    if group and not _write_group(session, group, orders=orders, states=states, events=events, now=now):
+    if group and not _write_group(session, group, states=states, events=events, now=now):
         by_id = {o.id: o for o in orders.values()}
         redo = [(index, valid_at[index], by_id[event.order_id]) for index, event in group]
         careful = sorted([*redo, *careful], key=lambda entry: entry[0])
@@ -142,56 +145,81 @@ def ingest_batch(
         outcomes[index] = Outcome(ItemStatus.accepted, event.id, event.order_id)
     if careful:
         repository.serialise_case_writes(session)
-    for index, item, order in careful:
-        outcomes[index] = _one_by_one(
-            session, index=index, item=item, order=order, events=events[order.id], now=now, settings=settings
-        )
+        # Objects now, after the group write: they read what it wrote.
+        loaded = repository.get_many(session, [order.id for _, _, order in careful])
+        work = [(index, item, loaded[order.id]) for index, item, order in careful]
+        together = _careful_together(session, work, events=events, now=now, settings=settings)
+        if together is not None:
+            outcomes.update(together)
+            work = []
+        for index, item, order in work:
+            order_events = events[order.id]
+            outcomes[index] = _one_by_one(
+                session, index=index, item=item, order=order, events=order_events, now=now, settings=settings
+            )
     return [outcomes[index] for index in range(len(items))]
+
+
+def _careful_together(
+    session: Session,
+    work: list[tuple[int, OrderEventItemIn, Order]],
+    *,
+    events: dict[str, list[EventFacts]],
+    now: datetime,
+    settings: Settings,
+) -> dict[int, Outcome] | None:
+    """The events that open or touch a case, all in one savepoint instead of one each (two
+    round trips apiece). None if any of them failed: nothing of them is left, and the caller
+    takes them one by one, so that only the failing one is rejected."""
+    known = {order.id: list(events[order.id]) for _, _, order in work}
+    outcomes: dict[int, Outcome] = {}
+    try:
+        with session.begin_nested():
+            for index, item, order in work:
+                event, new = service.record_event(
+                    session, order=order, events=events[order.id], data=item, now=now, settings=settings
+                )
+                status = ItemStatus.accepted if new else ItemStatus.duplicate
+                outcomes[index] = Outcome(status, event.id, order.id)
+    except Exception as exc:
+        log.info("%d order events that touch cases failed together (%r); one by one now", len(work), exc)
+        for order_id, found in known.items():
+            events[order_id][:] = found
+        return None
+    return outcomes
 
 
 def _write_group(
     session: Session,
     group: list[tuple[int, OrderEvent]],
     *,
-    orders: dict[str, Order],
     states: dict[str, _State],
-    events: dict[str, list[OrderEvent]],
+    events: dict[str, list[EventFacts]],
     now: datetime,
 ) -> bool:
     """Write the simulated events and order states in one savepoint; False if it failed."""
-    moved_ids = {event.order_id for _, event in group}
-    moved = [order for order in orders.values() if order.id in moved_ids]
+    moved = sorted({event.order_id for _, event in group})
     try:
         with session.begin_nested():
             session.add_all([event for _, event in group])
             insert_new(session)
-            # One executemany UPDATE for the orders, then the same values set as already saved,
-            # so the unit of work has nothing left to compare (it cost more than the statements).
+            # One executemany UPDATE for the orders (no order objects exist to keep in step).
             session.connection().execute(
                 _MOVE_ORDER,
                 [
                     {
-                        "order_key": order.id,
-                        "status": states[order.id].status,
-                        "eta": states[order.id].eta,
-                        "delivered_at": states[order.id].delivered_at,
+                        "order_key": order_id,
+                        "status": states[order_id].status,
+                        "eta": states[order_id].eta,
+                        "delivered_at": states[order_id].delivered_at,
                         "updated_at": now,
                     }
-                    for order in moved
+                    for order_id in moved
                 ],
             )
     except Exception:
         log.exception("writing %d order events together failed; writing them one by one", len(group))
         return False
-    for order in moved:
-        state = states[order.id]
-        for name, value in (
-            ("status", state.status),
-            ("eta", state.eta),
-            ("delivered_at", state.delivered_at),
-            ("updated_at", now),
-        ):
-            set_committed_value(order, name, value)
     for _, event in group:
         events[event.order_id].append(event)
     return True

@@ -106,6 +106,7 @@ def record_event(
     state = rules.fulfilment(order, events)
     order.status, order.eta, order.delivered_at = state.status, state.eta, state.delivered_at
     order.updated_at = now
-    session.flush()
+    # No flush here: what react() reads (cases, outbox keys) does not depend on these rows, and
+    # its own flush writes them with the rest (the order's UPDATE once, not twice).
     updates.react(session, order=order, event=event, events=events, before=before, now=now, settings=settings)
     return event, True

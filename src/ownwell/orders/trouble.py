@@ -161,7 +161,8 @@ def take_on(
     order.trouble_case_id = case.id
     order.trouble_reason = trouble.reason
     order.trouble_at = now
-    session.flush()
+    # Not flushed here: nothing read in this transaction depends on these three columns, and
+    # the next flush (or the commit) writes them with the rest.
     return case
 
 
