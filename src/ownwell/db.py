@@ -176,23 +176,38 @@ def grouped(session: Session) -> bool:
 
 
 def before_shared_commit(session: Session, write: Callable[[Session], None]) -> None:
-    """Have `write(session)` run once, after the last request of a shared transaction and just
-    before its commit: for counters that many requests bump (taking a row's lock as late as
-    possible, in an order every shared transaction follows)."""
+    """Have `write(session)` run once, after the last command of a shared block and just before
+    its end: for counters that many commands bump (taking a row's lock as late as possible, in
+    an order every shared block follows)."""
     writes = session.info.setdefault(_SHARED_WRITES, [])
     if write not in writes:
         writes.append(write)
 
 
-def end_of_shared_transaction(session: Session) -> None:
-    """What the shared transaction left for its end: the new rows, then the deferred writes."""
-    del session.info[GROUPED]
-    insert_new(session)
-    for write in session.info.pop(_SHARED_WRITES, []):
-        write(session)
+def shared_scratch(session: Session) -> dict[str, Any]:
+    """Where a domain keeps what it defers to the end of the shared block (forgotten with it)."""
+    return session.info.setdefault(_SHARED_SCRATCH, {})  # type: ignore[no-any-return]
+
+
+@contextmanager
+def shared_writes(session: Session) -> Iterator[None]:
+    """Several commands in one block, their new rows and counters written together at its end
+    (see `grouped`). On an error nothing deferred is written or kept: the caller rolls back
+    and redoes the commands one by one."""
+    session.info[GROUPED] = True
+    try:
+        yield
+        del session.info[GROUPED]
+        insert_new(session)
+        for write in session.info.get(_SHARED_WRITES, []):
+            write(session)
+    finally:
+        for key in (GROUPED, _SHARED_WRITES, _SHARED_SCRATCH):
+            session.info.pop(key, None)
 
 
 _SHARED_WRITES = "ownwell_shared_writes"
+_SHARED_SCRATCH = "ownwell_shared_scratch"
 
 
 def insert_new(session: Session) -> None:

@@ -13,6 +13,7 @@ from ownwell.cases.service import cadence_for, case_portal_url, move_status, tel
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
 from ownwell.customers.models import Customer
+from ownwell.db import insert_new
 from ownwell.errors import Conflict, InvalidInput
 from ownwell.feedback.links import feedback_url
 from ownwell.feedback.scheduling import cancel_check_ins, schedule_check_in
@@ -138,7 +139,7 @@ def resolve_case(
         fresh=True,  # the key names an event made just now: no earlier message can hold it
     )
     schedule_check_in(session, case_id=case.id, now=now, days=settings.check_in_days)
-    session.flush()
+    insert_new(session)
     return case
 
 

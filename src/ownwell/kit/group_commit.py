@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from ownwell.db import GROUPED, end_of_shared_transaction, unit_of_work
+from ownwell.db import shared_writes, unit_of_work
 from ownwell.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,11 @@ class GroupCommit(Generic[T]):
             committing = False
             try:
                 with unit_of_work(self._factory) as session:
-                    session.info[GROUPED] = True
                     results: dict[int, T] = {}
-                    for running in todo:
-                        results[running] = jobs[running](session)
-                    running = None
-                    end_of_shared_transaction(session)
+                    with shared_writes(session):
+                        for running in todo:
+                            results[running] = jobs[running](session)
+                        running = None
                     committing = True
                 self.shared_commits += 1
                 outcomes.update(results)

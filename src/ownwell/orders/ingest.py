@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm import Session
 
 from ownwell.config import Settings
-from ownwell.db import insert_new
+from ownwell.db import insert_new, shared_writes
 from ownwell.errors import AppError, InvalidInput, NotFound
 from ownwell.orders import repository, rules, service
 from ownwell.orders.models import Order, OrderEvent, OrderStatus
@@ -168,13 +168,14 @@ def _careful_together(
     now: datetime,
     settings: Settings,
 ) -> dict[int, Outcome] | None:
-    """The events that open or touch a case, all in one savepoint instead of one each (two
-    round trips apiece). None if any of them failed: nothing of them is left, and the caller
-    takes them one by one, so that only the failing one is rejected."""
+    """The events that open or touch a case, all in one savepoint instead of one each, their
+    new rows written together at its end. None if any of them failed: nothing of them is left,
+    and the caller takes them one by one, so that only the failing one is rejected."""
     known = {order.id: list(events[order.id]) for _, _, order in work}
     outcomes: dict[int, Outcome] = {}
     try:
-        with session.begin_nested():
+        # New rows and routing counters of all of them go in together at the end (db.shared_writes).
+        with session.begin_nested(), shared_writes(session):
             for index, item, order in work:
                 event, new = service.record_event(
                     session, order=order, events=events[order.id], data=item, now=now, settings=settings

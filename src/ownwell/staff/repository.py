@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 
-from ownwell.db import ShortCache, before_shared_commit, grouped, short_cache
+from ownwell.db import ShortCache, before_shared_commit, grouped, shared_scratch, short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
@@ -134,7 +134,7 @@ def _claim_statement(by_department: bool, by_roles: bool, skip_locked: bool) -> 
 
 def count_open_cases_later(session: Session, staff_id: str, delta: int) -> None:
     """In a shared transaction: add `delta` to the member's open cases just before the commit."""
-    pending = session.info.setdefault(_PENDING_COUNTS, {})
+    pending = shared_scratch(session).setdefault(_PENDING_COUNTS, {})
     if not pending:
         before_shared_commit(session, _write_pending_counts)
     pending[staff_id] = pending.get(staff_id, 0) + delta
@@ -148,7 +148,7 @@ def _claim_in_shared_transaction(
     reads the counters, adds what this transaction has already given out, and the counters are
     written at the end, in staff-id order (_write_pending_counts). Concurrent transactions may
     pick the same person; the counters stay exact."""
-    pending: dict[str, int] = session.info.get(_PENDING_COUNTS, {})
+    pending: dict[str, int] = shared_scratch(session).get(_PENDING_COUNTS, {})
     # Whoever is not among the first len(pending) + 1 cannot beat them: this transaction can
     # have raised at most len(pending) of them (and lowered none, or all must be looked at).
     limit = len(pending) + 1 if all(delta >= 0 for delta in pending.values()) else 1_000_000
@@ -173,7 +173,7 @@ def _candidates_statement(by_department: bool, by_roles: bool) -> Select[tuple[S
 
 
 def _write_pending_counts(session: Session) -> None:
-    pending: dict[str, int] = session.info.pop(_PENDING_COUNTS, {})
+    pending: dict[str, int] = shared_scratch(session).pop(_PENDING_COUNTS, {})
     rows = [{"staff_id": sid, "delta": pending[sid]} for sid in sorted(pending) if pending[sid]]
     if not rows:
         return
@@ -186,7 +186,7 @@ def _write_pending_counts(session: Session) -> None:
     connection.execute(_ADD_OPEN_CASES, rows)
 
 
-_PENDING_COUNTS = "ownwell_pending_open_cases"
+_PENDING_COUNTS = "open_cases"
 _staff = Staff.__table__
 _ADD_OPEN_CASES = (
     update(_staff)
