@@ -333,3 +333,68 @@ def test_a_failing_event_among_those_that_touch_cases_is_rejected_alone(admin, m
     cases = admin.get("/cases", proactive="true").json()["items"]
     assert len(cases) == 1 and cases[0]["owner"]["name"] == "Sam Carter"
     assert [e["type"] for e in admin.get(f"/orders/{broken['id']}").json()["events"]] == []
+
+
+def _counted_and_sent(session_factory, sam_id):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from ownwell.notifications.models import OutboxMessage
+    from ownwell.staff.models import Staff
+
+    with session_factory() as session:
+        count = session.scalar(select(Staff.open_case_count).where(Staff.id == sam_id))
+        kinds = sorted(session.scalars(select(OutboxMessage.kind)))
+    return count, kinds
+
+
+def test_a_batch_that_opens_and_closes_cases_shares_its_writes_and_counts_right(
+    admin, session_factory, caplog
+):
+    """An order's trouble and its delivery in one batch, beside another order's trouble: the
+    case-touching events go together (in rounds, one event per order each), with nothing
+    redone, and the owner's open cases, the cases and the messages come out as one by one."""
+    shop = make_shop(admin)
+    make_order(admin, shop, "A-1001")
+    make_order(admin, shop, "A-1002")
+    items = [
+        {"order_external_id": "A-1001", **event("exception", START)},
+        {"order_external_id": "A-1002", **event("exception", START)},
+        {"order_external_id": "A-1001", **event("delivered", START + timedelta(hours=5))},
+    ]
+    with caplog.at_level("INFO", logger="ownwell.orders.ingest"):
+        answer = admin.post("/order-events", {"items": items}).json()["items"]
+
+    assert [a["status"] for a in answer] == ["accepted"] * 3
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]  # nothing redone
+    cases = {c["order_id"]: c["status"] for c in admin.get("/cases", proactive="true").json()["items"]}
+    assert sorted(cases.values()) == ["open", "resolved"]
+    count, kinds = _counted_and_sent(session_factory, shop["sam"]["id"])
+    assert count == 1  # opened two, resolved one
+    assert kinds.count("proactive_notice") == 2 and kinds.count("resolution") == 1
+
+
+def test_a_failure_while_writing_the_shared_counters_redoes_the_events_one_by_one(
+    admin, session_factory, monkeypatch
+):
+    from ownwell.staff import repository as staff_repository
+
+    shop = make_shop(admin)
+    make_order(admin, shop, "A-1001")
+    make_order(admin, shop, "A-1002")
+    real_write = staff_repository._write_pending_counts
+    failures = ["once"]
+
+    def fail_once(session):  # type: ignore[no-untyped-def]
+        if failures:
+            failures.pop()
+            raise RuntimeError("the counters' UPDATE failed")
+        real_write(session)
+
+    monkeypatch.setattr(staff_repository, "_write_pending_counts", fail_once)
+    items = [{"order_external_id": ext, **event("exception", START)} for ext in ("A-1001", "A-1002")]
+    answer = admin.post("/order-events", {"items": items}).json()["items"]
+
+    assert [a["status"] for a in answer] == ["accepted", "accepted"] and not failures
+    assert len(admin.get("/cases", proactive="true").json()["items"]) == 2
+    count, kinds = _counted_and_sent(session_factory, shop["sam"]["id"])
+    assert count == 2 and kinds.count("proactive_notice") == 2

@@ -194,6 +194,8 @@ def shared_writes(session: Session) -> Iterator[None]:
     """Several commands in one block, their new rows and counters written together at its end
     (see `grouped`). On an error nothing deferred is written or kept: the caller rolls back
     and redoes the commands one by one."""
+    if grouped(session):
+        raise RuntimeError("shared_writes blocks do not nest")
     session.info[GROUPED] = True
     try:
         yield

@@ -147,17 +147,41 @@ def ingest_batch(
         repository.serialise_case_writes(session)
         # Objects now, after the group write: they read what it wrote.
         loaded = repository.get_many(session, [order.id for _, _, order in careful])
-        work = [(index, item, loaded[order.id]) for index, item, order in careful]
-        together = _careful_together(session, work, events=events, now=now, settings=settings)
-        if together is not None:
-            outcomes.update(together)
-            work = []
-        for index, item, order in work:
-            order_events = events[order.id]
-            outcomes[index] = _one_by_one(
-                session, index=index, item=item, order=order, events=order_events, now=now, settings=settings
-            )
+        for work in _rounds([(index, item, loaded[order.id]) for index, item, order in careful]):
+            together = _careful_together(session, work, events=events, now=now, settings=settings)
+            if together is not None:
+                outcomes.update(together)
+                continue
+            for index, item, order in work:
+                order_events = events[order.id]
+                outcomes[index] = _one_by_one(
+                    session,
+                    index=index,
+                    item=item,
+                    order=order,
+                    events=order_events,
+                    now=now,
+                    settings=settings,
+                )
     return [outcomes[index] for index in range(len(items))]
+
+
+def _rounds(
+    work: list[tuple[int, OrderEventItemIn, Order]],
+) -> list[list[tuple[int, OrderEventItemIn, Order]]]:
+    """At most one event per order in each round, in the batch's order: a case opened in a
+    shared block is written at its end, so the order's next event (its delivery, say) must come
+    in the next block to find it."""
+    rounds: list[list[tuple[int, OrderEventItemIn, Order]]] = []
+    taken: dict[str, int] = {}
+    for entry in work:
+        order_id = entry[2].id
+        nth = taken.get(order_id, 0)
+        taken[order_id] = nth + 1
+        if nth == len(rounds):
+            rounds.append([])
+        rounds[nth].append(entry)
+    return rounds
 
 
 def _careful_together(
@@ -183,7 +207,12 @@ def _careful_together(
                 status = ItemStatus.accepted if new else ItemStatus.duplicate
                 outcomes[index] = Outcome(status, event.id, order.id)
     except Exception as exc:
-        log.info("%d order events that touch cases failed together (%r); one by one now", len(work), exc)
+        if isinstance(exc, AppError):  # bad input, mostly: the one-by-one pass names the item
+            log.info("%d order events that touch cases failed together (%s); one by one now", len(work), exc)
+        else:
+            log.warning(
+                "%d order events that touch cases failed together; one by one now", len(work), exc_info=True
+            )
         for order_id, found in known.items():
             events[order_id][:] = found
         return None

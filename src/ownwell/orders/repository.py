@@ -14,6 +14,7 @@ from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
 from ownwell.orders.models import SETTLED_STATUSES, Order, OrderEvent
 from ownwell.orders.rules import EventFacts
+from ownwell.orders.schemas import MAX_BATCH
 
 # Opening or resolving a case moves its owner's open-case counter (a staff row, locked until
 # commit). A transaction that may do that for many orders takes this lock first, so two of them
@@ -51,33 +52,20 @@ def by_external_id(session: Session, external_id: str) -> Order | None:
     return session.scalars(select(Order).where(Order.external_id == external_id)).one_or_none()
 
 
-def lock_by_external_ids(session: Session, external_ids: Iterable[str]) -> dict[str, Order]:
-    """Lock the orders a batch names, in id order, so that two concurrent batches touching the
-    same orders queue behind each other instead of deadlocking."""
-    wanted = list(dict.fromkeys(external_ids))
-    found: dict[str, Order] = {}
-    for start in range(0, len(wanted), 500):
-        stmt = (
-            select(Order)
-            .where(Order.external_id.in_(wanted[start : start + 500]))
-            .order_by(Order.id)
-            .with_for_update()
-        )
-        found.update({o.external_id: o for o in session.scalars(stmt)})
-    return found
-
-
 def lock_facts_by_external_ids(session: Session, external_ids: Iterable[str]) -> dict[str, Row[Any]]:
-    """`lock_by_external_ids` for batch ingest: the same locks, in the same order, but the rows
-    as plain column tuples (attribute access like an Order). Most events of a batch only read
-    their order; building hundreds of ORM objects a batch cost more than the statements. The
-    few orders that need a case are loaded as objects later (`get_many`)."""
+    """Lock the orders a batch names, in id order, so that two concurrent batches touching the
+    same orders queue behind each other instead of deadlocking. One statement for a whole batch
+    (at most MAX_BATCH orders), so the id order holds across all of them.
+
+    The rows come as plain column tuples (attribute access like an Order): most events of a
+    batch only read their order, and building hundreds of ORM objects a batch cost more than
+    the statements. The few orders that need a case are loaded as objects later (`get_many`)."""
     wanted = list(dict.fromkeys(external_ids))
     found: dict[str, Row[Any]] = {}
-    for start in range(0, len(wanted), 500):
+    for start in range(0, len(wanted), MAX_BATCH):
         stmt = (
             select(*_ORDER_COLUMNS)
-            .where(_ORDER_COLUMNS.external_id.in_(wanted[start : start + 500]))
+            .where(_ORDER_COLUMNS.external_id.in_(wanted[start : start + MAX_BATCH]))
             .order_by(_ORDER_COLUMNS.id)
             .with_for_update()
         )

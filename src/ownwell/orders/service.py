@@ -106,7 +106,8 @@ def record_event(
     state = rules.fulfilment(order, events)
     order.status, order.eta, order.delivered_at = state.status, state.eta, state.delivered_at
     order.updated_at = now
-    # No flush here: what react() reads (cases, outbox keys) does not depend on these rows, and
-    # its own flush writes them with the rest (the order's UPDATE once, not twice).
+    # No flush here: what react() reads (cases, outbox keys) does not depend on these rows; the
+    # next flush writes them with the rest (at the latest the caller's savepoint or commit), so
+    # the order's UPDATE goes once, not twice.
     updates.react(session, order=order, event=event, events=events, before=before, now=now, settings=settings)
     return event, True

@@ -161,8 +161,8 @@ def take_on(
     order.trouble_case_id = case.id
     order.trouble_reason = trouble.reason
     order.trouble_at = now
-    # Not flushed here: nothing read in this transaction depends on these three columns, and
-    # the next flush (or the commit) writes them with the rest.
+    # Not flushed here: nothing read in this transaction depends on these three columns; the
+    # next flush writes them with the rest (at the latest the caller's savepoint or commit).
     return case
 
 
