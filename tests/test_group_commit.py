@@ -178,3 +178,21 @@ def test_cases_sharing_a_transaction_spread_over_the_department_and_are_counted(
         {"customer": {"emails": ["late@example.com"]}, "body": "Hi", "caused_by_department_id": shipping},
     )
     assert lone.json()["owner"]["name"] in members.values()
+
+
+def test_the_counters_lock_wait_limit_ends_with_their_update(db, session_factory, admin):
+    """PostgreSQL: the short lock wait applies to the counters' UPDATE only; a transaction that
+    goes on afterwards (order ingest's next round) waits for locks as usual again."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's")
+    from ownwell.db import shared_writes
+    from ownwell.staff import repository as staff_repository
+
+    with session_factory() as session:
+        usual = session.connection().exec_driver_sql("SHOW lock_timeout").scalar()
+        staff_id = session.scalar(select(Staff.id))
+        with shared_writes(session):
+            staff_repository.count_open_cases_later(session, staff_id, 1)
+        after = session.connection().exec_driver_sql("SHOW lock_timeout").scalar()
+        session.rollback()
+    assert after == usual

@@ -110,10 +110,15 @@ def test_replies_thread_onto_the_case_by_every_method(listener, admin, session_f
     assert code == 250 and "opened" in answer and case_from(answer) != case_id
 
 
-def test_a_reply_to_a_resolved_case_reopens_it_with_the_same_owner(listener, admin):
+def _resolved_case(listener, admin) -> str:  # type: ignore[no-untyped-def]
     _, reply = send(listener, mail("The lid is cracked."))
     case_id = case_from(reply)
     assert admin.post(f"/cases/{case_id}/resolve", {"summary": "New lid sent."}).status_code == 200
+    return case_id
+
+
+def test_a_reply_to_a_resolved_case_reopens_it_with_the_same_owner(listener, admin):
+    case_id = _resolved_case(listener, admin)
     code, answer = send(listener, mail("It is cracked again."), rcpt=f"care+{case_id}@acme.test")
     assert code == 250 and case_from(answer) == case_id
     case = admin.get(f"/cases/{case_id}").json()
@@ -121,9 +126,7 @@ def test_a_reply_to_a_resolved_case_reopens_it_with_the_same_owner(listener, adm
 
 
 def test_a_thank_you_after_the_resolution_is_kept_without_reopening_the_case(listener, admin):
-    _, reply = send(listener, mail("The lid is cracked."))
-    case_id = case_from(reply)
-    assert admin.post(f"/cases/{case_id}/resolve", {"summary": "New lid sent."}).status_code == 200
+    case_id = _resolved_case(listener, admin)
     code, answer = send(listener, mail("Thanks a lot, all sorted!"), rcpt=f"care+{case_id}@acme.test")
     assert code == 250 and case_from(answer) == case_id
     assert admin.get(f"/cases/{case_id}").json()["status"] == "resolved"

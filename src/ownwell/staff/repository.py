@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
@@ -13,6 +14,8 @@ from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
 from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_departments
+
+S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 
 
 def get_department(session: Session, department_id: str, *, field: str | None = None) -> Department:
@@ -113,14 +116,7 @@ def claim_least_loaded(
 def _claim_statement(by_department: bool, by_roles: bool, skip_locked: bool) -> Update:
     # Built once per shape: building the statement cost more than running it (every new case
     # runs one).
-    candidates = select(Staff.id).where(Staff.on_duty.is_(True))
-    if by_department:
-        candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
-            staff_departments.c.department_id == bindparam("department_id")
-        )
-    if by_roles:
-        candidates = candidates.where(Staff.role.in_(bindparam("roles", expanding=True)))
-    candidates = candidates.order_by(Staff.open_case_count, Staff.id).limit(1)
+    candidates = _least_loaded_first(select(Staff.id), by_department, by_roles).limit(1)
     if skip_locked:
         candidates = candidates.with_for_update(skip_locked=True, of=Staff)
     return (
@@ -162,14 +158,21 @@ def _claim_in_shared_transaction(
 
 @functools.cache
 def _candidates_statement(by_department: bool, by_roles: bool) -> Select[tuple[Staff, int]]:
-    candidates = select(Staff, Staff.open_case_count).where(Staff.on_duty.is_(True))
+    candidates = select(Staff, Staff.open_case_count)
+    return _least_loaded_first(candidates, by_department, by_roles).limit(bindparam("limit"))
+
+
+def _least_loaded_first(candidates: S, by_department: bool, by_roles: bool) -> S:
+    """Who may own a routed case, fewest open cases first (ties by id): on duty, in the
+    department (`:department_id`) and/or holding one of the roles (`:roles`)."""
+    candidates = candidates.where(Staff.on_duty.is_(True))
     if by_department:
         candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
             staff_departments.c.department_id == bindparam("department_id")
         )
     if by_roles:
         candidates = candidates.where(Staff.role.in_(bindparam("roles", expanding=True)))
-    return candidates.order_by(Staff.open_case_count, Staff.id).limit(bindparam("limit"))
+    return candidates.order_by(Staff.open_case_count, Staff.id)
 
 
 def _write_pending_counts(session: Session) -> None:
@@ -182,7 +185,11 @@ def _write_pending_counts(session: Session) -> None:
         # A row held by someone else (a sign-in checking a password, a transfer) is waited for
         # briefly; past that the shared transaction fails and its cases are redone one by one,
         # which skip locked rows.
+        # Only for this statement: the transaction may go on (order ingest runs its next round).
         connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+        connection.execute(_ADD_OPEN_CASES, rows)
+        connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+        return
     connection.execute(_ADD_OPEN_CASES, rows)
 
 
