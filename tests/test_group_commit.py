@@ -26,6 +26,7 @@ def _intake(settings, clock, **fields):  # type: ignore[no-untyped-def]
         case = service.create_case(session, data=data, actor=None, now=clock.now(), settings=settings)
         return case.id, case.customer_id, case.owner.name
 
+    job.hint = lambda session: service.expect_case(session, data)  # type: ignore[attr-defined]
     return job
 
 
@@ -33,11 +34,29 @@ def _run_together(queue, jobs):  # type: ignore[no-untyped-def]
     """Submit the jobs in one go, as requests arriving at the same moment would."""
 
     async def together():  # type: ignore[no-untyped-def]
-        return await asyncio.gather(*(queue.run(job) for job in jobs), return_exceptions=True)
+        return await asyncio.gather(*(queue.run(job, job.hint) for job in jobs), return_exceptions=True)
 
     # A loop of its own, in a thread of its own: a browser test may leave one running here.
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, together()).result()
+
+
+def _department_of_agents(admin, *names: str) -> tuple[str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A Shipping department with these agents on duty in it: its id, and {staff id: name}."""
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()["id"]
+    members = {
+        admin.post(
+            "/staff",
+            {
+                "name": name,
+                "email": f"{name.lower()}@acme.test",
+                "role": "agent",
+                "department_ids": [shipping],
+            },
+        ).json()["id"]: name
+        for name in names
+    }
+    return shipping, members
 
 
 def _count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
@@ -124,8 +143,69 @@ def test_two_first_contacts_from_one_address_together_make_one_customer(
     (case_a, customer_a, _), (case_b, customer_b, _) = _run_together(queue, jobs)
 
     assert case_a != case_b and customer_a == customer_b
+    assert queue.shared_commits == 1  # the second found the first's customer: no clash, no redo
     assert _count(session_factory, Customer) == 1
     assert _count(session_factory, Case) == 2
+
+
+def test_a_shared_transaction_reads_identifiers_customers_and_candidates_once(
+    admin, session_factory, settings, clock, db
+):
+    shipping, _members = _department_of_agents(admin, "Bea", "Cy")
+    for i in range(3):  # customers who will write again
+        admin.post("/cases", {"customer": {"emails": [f"back{i}@example.com"]}, "body": "First time."})
+    queue = GroupCommit(session_factory)
+    jobs = [
+        _intake(
+            settings,
+            clock,
+            customer={"emails": [f"back{i % 3}@example.com" if i % 2 else f"new{i}@example.com"]},
+            caused_by_department_id=shipping,
+        )
+        for i in range(8)
+    ]
+    reads: list[str] = []
+
+    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        words = statement.split()
+        if words[0].upper() == "SELECT":
+            reads.append(words[words.index("FROM") + 1])
+
+    event.listen(db, "before_cursor_execute", note_reads)
+    try:
+        answers = _run_together(queue, jobs)
+    finally:
+        event.remove(db, "before_cursor_execute", note_reads)
+
+    assert queue.shared_commits == 1
+    # One read of each for all 8 (the cached department and cadence checks aside).
+    per_case = [table for table in reads if table in ("customer_identifiers", "customers", "staff")]
+    assert sorted(per_case) == ["customer_identifiers", "customers", "staff"]
+    with session_factory() as session:
+        owners_of_returning = {
+            customer_id
+            for _, customer_id, _ in answers[1::2]
+            if session.get(Customer, customer_id).name.startswith("Back")
+        }
+    assert len(owners_of_returning) == 3  # the returning ones landed on their own customers
+    assert sorted(owner for _, _, owner in answers) == ["Bea"] * 4 + ["Cy"] * 4
+    assert _count(session_factory, Customer) == 3 + 4
+
+
+def test_a_failing_hint_costs_a_read_not_the_shared_transaction(admin, session_factory, settings, clock):
+    queue = GroupCommit(session_factory)
+    jobs = [_intake(settings, clock, customer={"emails": [f"h{i}@example.com"]}) for i in range(3)]
+
+    def broken_hint(_session):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a hint that went wrong")
+
+    jobs[1].hint = broken_hint
+
+    answers = _run_together(queue, jobs)
+
+    assert not any(isinstance(answer, Exception) for answer in answers)
+    assert queue.shared_commits == 1
+    assert _count(session_factory, Case) == 3
 
 
 def test_concurrent_posts_are_each_answered_with_the_case_as_stored(admin):
@@ -144,19 +224,7 @@ def test_concurrent_posts_are_each_answered_with_the_case_as_stored(admin):
 def test_cases_sharing_a_transaction_spread_over_the_department_and_are_counted(
     admin, session_factory, settings, clock
 ):
-    shipping = admin.post("/departments", {"name": "Shipping"}).json()["id"]
-    members = {
-        admin.post(
-            "/staff",
-            {
-                "name": name,
-                "email": f"{name.lower()}@acme.test",
-                "role": "agent",
-                "department_ids": [shipping],
-            },
-        ).json()["id"]: name
-        for name in ("Bea", "Cy", "Di")
-    }
+    shipping, members = _department_of_agents(admin, "Bea", "Cy", "Di")
     queue = GroupCommit(session_factory)
     jobs = [
         _intake(settings, clock, customer={"emails": [f"s{i}@example.com"]}, caused_by_department_id=shipping)

@@ -20,6 +20,8 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 
+from ownwell.kit import pipeline
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -189,14 +191,28 @@ def shared_scratch(session: Session) -> dict[str, Any]:
     return session.info.setdefault(_SHARED_SCRATCH, {})  # type: ignore[no-any-return]
 
 
+def shared_commands(session: Session) -> int:
+    """How many commands the caller of `shared_writes` said the block would run (at least 1)."""
+    return max(1, int(shared_scratch(session).get(_COMMANDS, 1)))
+
+
+def commit_follows(session: Session) -> bool:
+    """True while a shared block's deferred writes run and the caller commits right after, so
+    a `SET LOCAL` made for them need not be undone."""
+    return bool(shared_scratch(session).get(_COMMIT_FOLLOWS))
+
+
 @contextmanager
-def shared_writes(session: Session) -> Iterator[None]:
+def shared_writes(session: Session, *, commands: int = 1, commit_follows: bool = False) -> Iterator[None]:
     """Several commands in one block, their new rows and counters written together at its end
     (see `grouped`). On an error nothing deferred is written or kept: the caller rolls back
-    and redoes the commands one by one."""
+    and redoes the commands one by one. `commands`, when known, lets a read made for the first
+    command serve the later ones too (see staff.repository's routing); `commit_follows` says
+    the transaction ends with the block."""
     if grouped(session):
         raise RuntimeError("shared_writes blocks do not nest")
     session.info[GROUPED] = True
+    shared_scratch(session).update({_COMMANDS: commands, _COMMIT_FOLLOWS: commit_follows})
     try:
         yield
         del session.info[GROUPED]
@@ -210,6 +226,8 @@ def shared_writes(session: Session) -> Iterator[None]:
 
 _SHARED_WRITES = "ownwell_shared_writes"
 _SHARED_SCRATCH = "ownwell_shared_scratch"
+_COMMANDS = "ownwell_commands"
+_COMMIT_FOLLOWS = "ownwell_commit_follows"
 
 
 def insert_new(session: Session) -> None:
@@ -228,8 +246,12 @@ def insert_new(session: Session) -> None:
         for obj, row in sorted(rows, key=lambda item: order[type(item[0]).__table__]):
             by_table.setdefault((type(obj).__table__, tuple(row)), []).append(row)
         connection = session.connection()
-        for (table, _columns), table_rows in by_table.items():
-            connection.execute(table.insert(), table_rows)
+        if pipeline.available(connection):  # PostgreSQL: every table's INSERT in one round trip
+            inserts = [(table, table_rows) for (table, _columns), table_rows in by_table.items()]
+            pipeline.insert_all(connection, inserts)
+        else:
+            for (table, _columns), table_rows in by_table.items():
+                connection.execute(table.insert(), table_rows)
         # What the unit of work does after its own INSERTs: the objects become persistent,
         # and a rollback of this (nested) transaction expunges them again.
         session._register_persistent({inspect(obj) for obj, _row in rows})

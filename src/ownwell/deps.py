@@ -60,14 +60,17 @@ def api_unit(request: Request) -> Iterator[Ctx]:
         yield _authenticated(session, request)
 
 
-async def in_shared_unit(request: Request, command: Callable[[Ctx], T]) -> T:
+async def in_shared_unit(
+    request: Request, command: Callable[[Ctx], T], hint: Callable[[Session], None] | None = None
+) -> T:
     """One authenticated API command, in a transaction it may share with requests that arrive
     at the same moment (kit.group_commit). Answered after the commit, as `api_unit` is; the
     command runs off the event loop and may run twice (the second time alone) when a request
-    it shared the transaction with failed."""
+    it shared the transaction with failed. `hint` says what the command will read, so one
+    statement can read it for the whole transaction."""
     bearer_token(request)
     queue = group_commit(request.app.state.session_factory)
-    return await queue.run(lambda session: command(_authenticated(session, request)))
+    return await queue.run(lambda session: command(_authenticated(session, request)), hint)
 
 
 def _api_context(request: Request) -> Iterator[Ctx]:

@@ -87,7 +87,7 @@ async def create_case(body: CaseIn, request: Request, _auth: KnownToken) -> Resp
         )
         return case_out(case, settings=ctx.settings, now=ctx.now)
 
-    out = await in_shared_unit(request, intake)
+    out = await in_shared_unit(request, intake, hint=lambda session: service.expect_case(session, body))
     return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json")
 
 

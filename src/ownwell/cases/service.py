@@ -113,6 +113,12 @@ def move_status(session: Session, case: Case, new: CaseStatus, *, now: datetime)
 FirstMessage = Callable[[Case, Staff, str], tuple[str, str]]
 
 
+def expect_case(session: Session, data: CaseIn) -> None:
+    """`create_case` will run for this input in a shared transaction: say what it will read."""
+    if data.customer_id is None and data.customer is not None:
+        customer_service.expect_customer(session, data.customer)
+
+
 def create_case(
     session: Session, *, data: CaseIn, actor: Staff | None, now: datetime, settings: Settings
 ) -> Case:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
+from ownwell.db import grouped, shared_scratch
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 
@@ -17,6 +18,8 @@ Key = tuple[str, str, str]  # (kind, system, value)
 
 def get(session: Session, customer_id: str, *, field: str | None = None) -> Customer:
     customer = None
+    if grouped(session) and (at_hand := shared_scratch(session).get(_AT_HAND, {}).get(customer_id)):
+        return at_hand  # type: ignore[no-any-return]  # read with the block's first look-up, or new in it
     if looks_like_id("cus", customer_id):
         # Already read in this transaction (an order's case, then its resolution, say): a new
         # SELECT would hand back the very same object, so skip the round trip.
@@ -31,17 +34,69 @@ def get(session: Session, customer_id: str, *, field: str | None = None) -> Cust
 
 
 def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
-    """Which customer holds each identifier, for those that anyone holds."""
+    """Which customer holds each identifier, for those that anyone holds.
+
+    In a shared block (db.shared_writes) the first look-up also reads every identifier the
+    block's other commands said they would ask about (`expect_identifiers`), and their holders
+    with their identifiers, so a block of many intakes costs two statements, not two each."""
     keys = list(keys)
     if not keys:
         return {}
+    if not grouped(session):
+        return _read_owners(session, keys)
+    scratch = shared_scratch(session)
+    known: dict[Key, str | None] = scratch.setdefault(_KNOWN_OWNERS, {})
+    if any(key not in known for key in keys):
+        wanted = {*keys, *scratch.pop(_EXPECTED_KEYS, ())} - known.keys()
+        held = _read_owners(session, list(wanted))
+        known.update({key: held.get(key) for key in wanted})
+        _read_customers(session, {owner for owner in held.values()})
+    return {key: owner for key in keys if (owner := known[key]) is not None}
+
+
+def expect_identifiers(session: Session, keys: Iterable[Key]) -> None:
+    """In a shared block: these identifiers will be looked up; read them with the first."""
+    if grouped(session):
+        shared_scratch(session).setdefault(_EXPECTED_KEYS, set()).update(keys)
+
+
+def note_owner(session: Session, keys: Iterable[Key], customer: Customer) -> None:
+    """In a shared block: these identifiers now belong to the customer (whose rows may not be
+    written yet), so a later command of the block lands there instead of clashing at the end."""
+    if grouped(session):
+        scratch = shared_scratch(session)
+        scratch.setdefault(_KNOWN_OWNERS, {}).update(dict.fromkeys(keys, customer.id))
+        scratch.setdefault(_AT_HAND, {})[customer.id] = customer
+
+
+_KNOWN_OWNERS = "customers.known_owners"
+_AT_HAND = "customers.at_hand"  # read or created in this shared block, by id
+_EXPECTED_KEYS = "customers.expected_keys"
+
+
+def _read_owners(session: Session, keys: list[Key]) -> dict[Key, str]:
     rows = session.execute(_OWNERS_OF, {"keys": keys}).all()
     return {(r.kind, r.system, r.value): r.customer_id for r in rows}
+
+
+def _read_customers(session: Session, customer_ids: set[str]) -> None:
+    """Read these customers with their identifiers, kept at hand for `get` (the session's
+    identity map alone would let them go: it holds objects weakly)."""
+    at_hand: dict[str, Customer] = shared_scratch(session).setdefault(_AT_HAND, {})
+    missing = [cid for cid in customer_ids if cid not in at_hand]
+    if missing:
+        for customer in session.scalars(_CUSTOMERS_WITH_IDENTIFIERS, {"ids": missing}).unique():
+            at_hand[customer.id] = customer
 
 
 # Every case from a customer runs these; built once, since building cost more than running.
 _CUSTOMER_WITH_IDENTIFIERS = (
     select(Customer).where(Customer.id == bindparam("id")).options(joinedload(Customer.identifiers))
+)
+_CUSTOMERS_WITH_IDENTIFIERS = (
+    select(Customer)
+    .where(Customer.id.in_(bindparam("ids", expanding=True)))
+    .options(joinedload(Customer.identifiers))
 )
 _OWNERS_OF = select(
     CustomerIdentifier.kind,

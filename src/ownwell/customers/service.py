@@ -110,6 +110,11 @@ def create_customer(
     return customer
 
 
+def expect_customer(session: Session, data: CustomerIn) -> None:
+    """A command of a shared block will recognise this customer: look them up with the rest."""
+    repository.expect_identifiers(session, [key for _, key in identifier_keys(data)])
+
+
 def recognise_or_create(
     session: Session, *, data: CustomerIn, now: datetime, default_timezone: str, prefix: str
 ) -> Customer:
@@ -136,7 +141,7 @@ def recognise_or_create(
         try:
             with session.begin_nested() if may_race else contextlib.nullcontext():
                 if holder is None:
-                    return create_customer(
+                    customer = create_customer(
                         session,
                         data=data,
                         now=now,
@@ -144,12 +149,15 @@ def recognise_or_create(
                         prefix=prefix,
                         checked=True,
                     )
-                for key in dict.fromkeys(fresh):
-                    customer.identifiers.append(
-                        CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
-                    )
-                session.flush()
-                return customer
+                    fresh = [k for _, k in keys]
+                else:
+                    for key in dict.fromkeys(fresh):
+                        customer.identifiers.append(
+                            CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
+                        )
+                    session.flush()
+            repository.note_owner(session, fresh, customer)
+            return customer
         except IntegrityError:
             if not may_race:
                 raise

@@ -35,6 +35,9 @@ from ownwell.errors import AppError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[Session], T]
+# Run at the start of a shared transaction, before any job: says what the job will read, so the
+# first read can fetch it for every job at once (customers.repository.expect_identifiers).
+Hint = Callable[[Session], None]
 
 # Enough to absorb a burst; small enough that the writer lock is never held for long.
 MAX_BATCH = 32
@@ -47,28 +50,30 @@ class GroupCommit(Generic[T]):
     def __init__(self, factory: sessionmaker[Session], *, max_batch: int = MAX_BATCH) -> None:
         self._factory = factory
         self._max_batch = max_batch
-        self._waiting: list[tuple[Job[T], asyncio.Future[T]]] = []
+        self._waiting: list[tuple[Job[T], Hint | None, asyncio.Future[T]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self.shared_commits = 0  # transactions that stored more than one job: for tests
 
-    async def run(self, job: Job[T]) -> T:
+    async def run(self, job: Job[T], hint: Hint | None = None) -> T:
         """Run `job(session)` in a transaction, possibly shared; its result after the commit."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((job, future))
+        self._waiting.append((job, hint, future))
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
-        batch: list[tuple[Job[T], asyncio.Future[T]]] = []
+        batch: list[tuple[Job[T], Hint | None, asyncio.Future[T]]] = []
         try:
             while self._waiting:
-                batch = [(job, f) for job, f in self._waiting[: self._max_batch] if not f.cancelled()]
+                batch = [item for item in self._waiting[: self._max_batch] if not item[2].cancelled()]
                 del self._waiting[: self._max_batch]
                 if not batch:  # everyone in it went away before it started
                     continue
-                outcomes = await run_in_threadpool(self._commit, [job for job, _ in batch])
-                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                outcomes = await run_in_threadpool(
+                    self._commit, [job for job, _, _ in batch], [hint for _, hint, _ in batch]
+                )
+                for (_, _, future), outcome in zip(batch, outcomes, strict=True):
                     if future.done():  # the client went away; its case is stored all the same
                         continue
                     if isinstance(outcome, BaseException):
@@ -77,7 +82,7 @@ class GroupCommit(Generic[T]):
                         future.set_result(outcome)
                 batch = []
         except BaseException as exc:  # the loop is shutting down: nobody may wait forever
-            for _, future in [*batch, *self._waiting]:
+            for _, _, future in [*batch, *self._waiting]:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("shutting down"))
             self._waiting.clear()
@@ -85,7 +90,7 @@ class GroupCommit(Generic[T]):
         finally:
             self._drainer = None
 
-    def _commit(self, jobs: list[Job[T]]) -> list[T | BaseException]:
+    def _commit(self, jobs: list[Job[T]], hints: list[Hint | None]) -> list[T | BaseException]:
         outcomes: dict[int, T | BaseException] = {}
         todo = list(range(len(jobs)))
         while len(todo) > 1:
@@ -94,7 +99,9 @@ class GroupCommit(Generic[T]):
             try:
                 with unit_of_work(self._factory) as session:
                     results: dict[int, T] = {}
-                    with shared_writes(session):
+                    with shared_writes(session, commands=len(todo), commit_follows=True):
+                        for index in todo:
+                            _take_hint(hints[index], session)
                         for running in todo:
                             results[running] = jobs[running](session)
                         running = None
@@ -117,7 +124,7 @@ class GroupCommit(Generic[T]):
                     # This request failed (bad input, mostly): it gets its answer alone, and the
                     # others try together again without it.
                     if not isinstance(exc, AppError):
-                        log.warning("a request failed in a shared transaction: %r", exc)
+                        log.warning("a request failed in a shared transaction: %r", exc, exc_info=True)
                     outcomes[running] = self._alone(jobs[running])
                     todo.remove(running)
         for index in todo:
@@ -130,6 +137,16 @@ class GroupCommit(Generic[T]):
                 return job(session)
         except Exception as exc:
             return exc
+
+
+def _take_hint(hint: Hint | None, session: Session) -> None:
+    """A hint is advice: one that fails costs its job a read of its own, not the batch."""
+    if hint is None:
+        return
+    try:
+        hint(session)
+    except Exception:
+        log.warning("a hint of a shared transaction failed; its job reads for itself", exc_info=True)
 
 
 def _lost_connection(exc: Exception) -> bool:

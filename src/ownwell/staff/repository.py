@@ -8,8 +8,17 @@ from typing import TypeVar
 
 from sqlalchemy import Select, Update, bindparam, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy.orm.util import identity_key
 
-from ownwell.db import ShortCache, before_shared_commit, grouped, shared_scratch, short_cache
+from ownwell.db import (
+    ShortCache,
+    before_shared_commit,
+    commit_follows,
+    grouped,
+    shared_commands,
+    shared_scratch,
+    short_cache,
+)
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
@@ -65,6 +74,10 @@ def staff_for_token(session: Session, token_hash: str) -> Staff | None:
     cache = short_cache(session)
     columns = cache.get(("token", token_hash))
     if columns is not None:
+        # Requests sharing a transaction mostly share a token too: the first one's copy serves.
+        held = session.identity_map.get(identity_key(Staff, columns["id"]))
+        if held is not None:
+            return held  # type: ignore[no-any-return]
         snapshot = Staff(**columns)
         make_transient_to_detached(snapshot)
         return session.merge(snapshot, load=False)
@@ -144,11 +157,21 @@ def _claim_in_shared_transaction(
     reads the counters, adds what this transaction has already given out, and the counters are
     written at the end, in staff-id order (_write_pending_counts). Concurrent transactions may
     pick the same person; the counters stay exact."""
-    pending: dict[str, int] = shared_scratch(session).get(_PENDING_COUNTS, {})
+    scratch = shared_scratch(session)
+    pending: dict[str, int] = scratch.get(_PENDING_COUNTS, {})
     # Whoever is not among the first len(pending) + 1 cannot beat them: this transaction can
     # have raised at most len(pending) of them (and lowered none, or all must be looked at).
-    limit = len(pending) + 1 if all(delta >= 0 for delta in pending.values()) else 1_000_000
-    rows = session.execute(_candidates_statement(by_department, by_roles), {**params, "limit": limit}).all()
+    # One read serves the block's later picks of the same kind while that still holds, so it
+    # reads as many more as the block has commands.
+    raised_only = all(delta >= 0 for delta in pending.values())
+    shape = (by_department, by_roles, repr(params))
+    read: dict[object, tuple[int, list[tuple[Staff, int]]]] = scratch.setdefault(_CANDIDATES, {})
+    limit, rows = read.get(shape, (0, []))
+    if not raised_only or (len(pending) >= limit and len(rows) >= limit):
+        limit = len(pending) + shared_commands(session) if raised_only else 1_000_000
+        statement = _candidates_statement(by_department, by_roles)
+        rows = [(staff, count) for staff, count in session.execute(statement, {**params, "limit": limit})]
+        read[shape] = (limit, rows)
     if not rows:
         return None
     staff, _count = min(rows, key=lambda row: (row[1] + pending.get(row[0].id, 0), row[0].id))
@@ -185,15 +208,16 @@ def _write_pending_counts(session: Session) -> None:
         # A row held by someone else (a sign-in checking a password, a transfer) is waited for
         # briefly; past that the shared transaction fails and its cases are redone one by one,
         # which skip locked rows.
-        # Only for this statement: the transaction may go on (order ingest runs its next round).
         connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
         connection.execute(_ADD_OPEN_CASES, rows)
-        connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
+        if not commit_follows(session):  # order ingest goes on with its next round
+            connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
         return
     connection.execute(_ADD_OPEN_CASES, rows)
 
 
 _PENDING_COUNTS = "open_cases"
+_CANDIDATES = "routing_candidates"
 _staff = Staff.__table__
 _ADD_OPEN_CASES = (
     update(_staff)
