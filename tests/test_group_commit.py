@@ -7,7 +7,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from ownwell.cases import service
 from ownwell.cases.models import Case, CaseEvent
@@ -28,6 +28,18 @@ def _intake(settings, clock, **fields):  # type: ignore[no-untyped-def]
 
     job.hint = lambda session: service.expect_case(session, data)  # type: ignore[attr-defined]
     return job
+
+
+def _counting(job):  # type: ignore[no-untyped-def]
+    """The job, and a list that gets an entry each time it runs."""
+    runs: list[int] = []
+
+    def counted(session):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        return job(session)
+
+    counted.hint = job.hint  # type: ignore[attr-defined]
+    return counted, runs
 
 
 def _run_together(queue, jobs):  # type: ignore[no-untyped-def]
@@ -190,6 +202,56 @@ def test_a_shared_transaction_reads_identifiers_customers_and_candidates_once(
     assert len(owners_of_returning) == 3  # the returning ones landed on their own customers
     assert sorted(owner for _, _, owner in answers) == ["Bea"] * 4 + ["Cy"] * 4
     assert _count(session_factory, Customer) == 3 + 4
+
+
+def test_a_lone_request_that_fails_runs_once_and_gets_its_error(admin, session_factory, settings, clock):
+    queue = GroupCommit(session_factory)
+    counted, runs = _counting(_intake(settings, clock, customer_id="cus_doesnotexist0000000000"))
+
+    (error,) = _run_together(queue, [counted])
+
+    assert isinstance(error, InvalidInput) and error.field == "customer_id"
+    assert runs == [1]
+    assert _count(session_factory, Case) == 0
+
+
+def test_a_lone_request_is_stored_with_its_counter(admin, session_factory, settings, clock, commits):
+    queue = GroupCommit(session_factory)
+
+    ((case_id, customer_id, owner),) = _run_together(
+        queue, [_intake(settings, clock, customer={"emails": ["solo@example.com"]})]
+    )
+
+    assert owner == "Ada Admin" and len(commits) == 1 and queue.shared_commits == 0
+    with session_factory() as session:
+        assert session.get(Case, case_id).customer_id == customer_id
+        assert session.scalar(select(Staff.open_case_count)) == 1
+    for model in (Case, Customer, CaseEvent, OutboxMessage):
+        assert _count(session_factory, model) == 1, model
+
+
+def test_a_lone_request_skips_a_member_someone_else_is_holding(db, admin, session_factory, settings, clock):
+    """PostgreSQL: while a sign-in or a transfer holds the least-loaded member's row, a request
+    arriving alone goes to the next member at once instead of waiting for that transaction."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nobody else can hold a row")
+    shipping, members = _department_of_agents(admin, "Bea", "Cy")
+    first = min(members)  # both have no cases: ties go by id
+    queue = GroupCommit(session_factory)
+    counted, runs = _counting(
+        _intake(settings, clock, customer={"emails": ["x@example.com"]}, caused_by_department_id=shipping)
+    )
+    with session_factory() as holder:
+        # What a sign-in does to the row: an UPDATE of its own columns, not yet committed.
+        holder.execute(update(Staff).where(Staff.id == first).values(failed_logins=Staff.failed_logins))
+        ((_case, _customer, owner),) = _run_together(queue, [counted])
+        holder.rollback()
+
+    # Once: not picked, made to wait for the row at the end, given up on and redone alone.
+    assert owner == members[max(members)] and runs == [1]
+    with session_factory() as session:
+        assert session.get(Staff, max(members)).open_case_count == 1
+        assert session.get(Staff, first).open_case_count == 0
 
 
 def test_a_failing_hint_costs_a_read_not_the_shared_transaction(admin, session_factory, settings, clock):

@@ -93,7 +93,9 @@ class GroupCommit(Generic[T]):
     def _commit(self, jobs: list[Job[T]], hints: list[Hint | None]) -> list[T | BaseException]:
         outcomes: dict[int, T | BaseException] = {}
         todo = list(range(len(jobs)))
-        while len(todo) > 1:
+        # A lone request goes this way too: its new rows then go in one round trip at the end,
+        # with no savepoint (a clash there redoes it alone, as for a batch).
+        while todo:
             running: int | None = None
             committing = False
             try:
@@ -106,7 +108,8 @@ class GroupCommit(Generic[T]):
                             results[running] = jobs[running](session)
                         running = None
                     committing = True
-                self.shared_commits += 1
+                if len(todo) > 1:
+                    self.shared_commits += 1
                 outcomes.update(results)
                 todo = []
             except Exception as exc:
@@ -120,6 +123,10 @@ class GroupCommit(Generic[T]):
                     # The rows written together clashed (two first contacts from one address,
                     # say): nobody to single out, so each goes alone.
                     break
+                elif len(todo) == 1 and isinstance(exc, AppError):
+                    # A lone request's own error (bad input): the answer it would get alone.
+                    outcomes[running] = exc
+                    todo = []
                 else:
                     # This request failed (bad input, mostly): it gets its answer alone, and the
                     # others try together again without it.

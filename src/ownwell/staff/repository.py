@@ -115,7 +115,9 @@ def claim_least_loaded(
         params["department_id"] = department_id
     if roles:
         params["roles"] = [str(role) for role in roles]
-    if grouped(session):
+    # A lone request (its block ends in the commit) claims as it always has: holding the row it
+    # counted until the commit, skipping rows others hold, instead of waiting on them at the end.
+    if grouped(session) and not (commit_follows(session) and shared_commands(session) == 1):
         return _claim_in_shared_transaction(session, department_id is not None, bool(roles), params)
     for skip_locked in (True, False):
         statement = _claim_statement(department_id is not None, bool(roles), skip_locked)
