@@ -4,15 +4,17 @@ still gets exactly the answer (and leaves exactly the rows) it would have on its
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from ownwell.cases import service
 from ownwell.cases.models import Case, CaseEvent
 from ownwell.cases.schemas import CaseIn
 from ownwell.customers.models import Customer
+from ownwell.db import unit_of_work
 from ownwell.errors import InvalidInput
 from ownwell.kit.group_commit import GroupCommit
 from ownwell.notifications.models import OutboxMessage
@@ -215,14 +217,21 @@ def test_a_lone_request_that_fails_runs_once_and_gets_its_error(admin, session_f
     assert _count(session_factory, Case) == 0
 
 
-def test_a_lone_request_is_stored_with_its_counter(admin, session_factory, settings, clock, commits):
+def test_a_lone_request_is_stored_with_its_counter(db, admin, session_factory, settings, clock, commits):
+    """A request that arrives alone runs in the shared block too: once, without the savepoint
+    the plain path puts around a new customer on PostgreSQL."""
     queue = GroupCommit(session_factory)
+    counted, runs = _counting(_intake(settings, clock, customer={"emails": ["solo@example.com"]}))
+    sent: list[str] = []
+    listener = lambda _c, _cur, statement, *_: sent.append(statement)  # noqa: E731
+    event.listen(db, "before_cursor_execute", listener)
+    try:
+        ((case_id, customer_id, owner),) = _run_together(queue, [counted])
+    finally:
+        event.remove(db, "before_cursor_execute", listener)
 
-    ((case_id, customer_id, owner),) = _run_together(
-        queue, [_intake(settings, clock, customer={"emails": ["solo@example.com"]})]
-    )
-
-    assert owner == "Ada Admin" and len(commits) == 1 and queue.shared_commits == 0
+    assert owner == "Ada Admin" and len(commits) == 1 and queue.shared_commits == 0 and runs == [1]
+    assert not [statement for statement in sent if "SAVEPOINT" in statement]
     with session_factory() as session:
         assert session.get(Case, case_id).customer_id == customer_id
         assert session.scalar(select(Staff.open_case_count)) == 1
@@ -252,6 +261,95 @@ def test_a_lone_request_skips_a_member_someone_else_is_holding(db, admin, sessio
     with session_factory() as session:
         assert session.get(Staff, max(members)).open_case_count == 1
         assert session.get(Staff, first).open_case_count == 0
+
+
+def _someone_waits_for_a_lock(session_factory) -> None:  # type: ignore[no-untyped-def]
+    """Return once another PostgreSQL backend is waiting for a lock (bounded: 20 s)."""
+    for _ in range(2000):
+        with session_factory() as session:
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            )
+        if waiting:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("nobody started waiting for a lock")
+
+
+def test_a_lone_request_waits_for_a_held_personal_contact_once(db, admin, session_factory, settings, clock):
+    """PostgreSQL: routing to a personal contact whose row a sign-in holds waits for it, as a
+    request on its own does, instead of failing at the end and running a second time."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nobody else can hold a row")
+    _shipping, members = _department_of_agents(admin, "Bea")
+    bea = next(iter(members))
+    customer = admin.post("/customers", {"emails": ["pc@example.com"], "personal_contact_id": bea}).json()
+    queue = GroupCommit(session_factory)
+    counted, runs = _counting(_intake(settings, clock, customer_id=customer["id"]))
+    routed = threading.Event()
+
+    def job(session):  # type: ignore[no-untyped-def]
+        out = counted(session)
+        routed.set()
+        return out
+
+    job.hint = counted.hint  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(1) as thread, session_factory() as holder:
+        holder.execute(update(Staff).where(Staff.id == bea).values(failed_logins=Staff.failed_logins))
+        answer = thread.submit(_run_together, queue, [job])
+        _someone_waits_for_a_lock(session_factory)
+        # It waits while routing, not at the end of its block, where a wait longer than the
+        # counters' 200 ms would fail it and have it run again.
+        assert not routed.is_set()
+        holder.rollback()
+        ((_case, _customer, owner),) = answer.result(timeout=30)
+
+    assert owner == "Bea" and runs == [1]
+    with session_factory() as session:
+        assert session.get(Staff, bea).open_case_count == 1
+
+
+def test_two_first_contacts_from_one_address_on_both_paths_meet_on_one_customer(
+    db, admin, session_factory, settings, clock
+):
+    """PostgreSQL: a lone request and, in another process, a request on the plain path (the web
+    form, or a redo) write in from the same new address at the same moment, to a one-person
+    department. Both are answered, on one customer, without a deadlock or a second run."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    shipping, _members = _department_of_agents(admin, "Bea")
+    queue = GroupCommit(session_factory)
+    fields = {"customer": {"emails": ["same@example.com"]}, "caused_by_department_id": shipping}
+    lone, runs = _counting(_intake(settings, clock, **fields))
+    routed, go_on = threading.Event(), threading.Event()
+
+    def paused(session):  # type: ignore[no-untyped-def]
+        out = lone(session)  # routed, and the member's row taken; not yet committed
+        routed.set()
+        go_on.wait(30)
+        return out
+
+    paused.hint = lone.hint  # type: ignore[attr-defined]
+    plain = _intake(settings, clock, **fields)
+
+    def on_the_plain_path():  # type: ignore[no-untyped-def]
+        with unit_of_work(session_factory) as session:
+            return plain(session)
+
+    with ThreadPoolExecutor(2) as threads:
+        first = threads.submit(_run_together, queue, [paused])
+        assert routed.wait(30)
+        second = threads.submit(on_the_plain_path)
+        _someone_waits_for_a_lock(session_factory)
+        go_on.set()
+        ((_case, lone_customer, _owner),) = first.result(timeout=30)
+        _case, plain_customer, _owner = second.result(timeout=30)
+
+    assert lone_customer == plain_customer and runs == [1]
+    assert _count(session_factory, Case) == 2 and _count(session_factory, Customer) == 1
 
 
 def test_a_failing_hint_costs_a_read_not_the_shared_transaction(admin, session_factory, settings, clock):

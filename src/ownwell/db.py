@@ -202,6 +202,14 @@ def commit_follows(session: Session) -> bool:
     return bool(shared_scratch(session).get(_COMMIT_FOLLOWS))
 
 
+def lone_request(session: Session) -> bool:
+    """True in a shared block of a single command that ends in the commit (kit.group_commit's
+    batch of one). Such a request takes its locks as a request on its own does, in the same
+    order (new customer rows, then the routing pick, which locks the member's row at once), so
+    it neither waits at the end for rows others hold nor closes a cycle with them."""
+    return grouped(session) and commit_follows(session) and shared_commands(session) == 1
+
+
 @contextmanager
 def shared_writes(session: Session, *, commands: int = 1, commit_follows: bool = False) -> Iterator[None]:
     """Several commands in one block, their new rows and counters written together at its end
@@ -237,8 +245,12 @@ def insert_new(session: Session) -> None:
     express safely (deletes, foreign keys left to a relationship, a missing required value,
     rows the request caches watch) falls back to the ordinary flush. Changed rows are flushed
     the ordinary way after the inserts. In a shared transaction it waits for the last request."""
-    if grouped(session):
-        return
+    if not grouped(session):
+        insert_pending(session)
+
+
+def insert_pending(session: Session) -> None:
+    """`insert_new`'s writing, now, even in a shared block (see `lone_request`)."""
     rows = _insert_rows(session)
     if rows:
         order = _table_order()

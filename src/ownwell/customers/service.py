@@ -17,7 +17,7 @@ from ownwell.customers.models import (
     IdentifierKind,
 )
 from ownwell.customers.schemas import CustomerIn, CustomerPatch, PreferencesIn
-from ownwell.db import grouped, insert_new, writers_serialised
+from ownwell.db import grouped, insert_new, insert_pending, lone_request, writers_serialised
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository as staff_repository
@@ -149,6 +149,10 @@ def recognise_or_create(
                         prefix=prefix,
                         checked=True,
                     )
+                    if lone_request(session):
+                        # Its rows go in now, before routing locks a member's row: the order
+                        # every other first contact keeps, so no two wait on each other.
+                        insert_pending(session)
                     fresh = [k for _, k in keys]
                 else:
                     for key in dict.fromkeys(fresh):

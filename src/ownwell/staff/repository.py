@@ -15,6 +15,7 @@ from ownwell.db import (
     before_shared_commit,
     commit_follows,
     grouped,
+    lone_request,
     shared_commands,
     shared_scratch,
     short_cache,
@@ -115,9 +116,9 @@ def claim_least_loaded(
         params["department_id"] = department_id
     if roles:
         params["roles"] = [str(role) for role in roles]
-    # A lone request (its block ends in the commit) claims as it always has: holding the row it
-    # counted until the commit, skipping rows others hold, instead of waiting on them at the end.
-    if grouped(session) and not (commit_follows(session) and shared_commands(session) == 1):
+    # A lone request claims as a request on its own does: holding the row it counted until the
+    # commit, skipping rows others hold, instead of waiting on them at the end.
+    if grouped(session) and not lone_request(session):
         return _claim_in_shared_transaction(session, department_id is not None, bool(roles), params)
     for skip_locked in (True, False):
         statement = _claim_statement(department_id is not None, bool(roles), skip_locked)
