@@ -210,6 +210,13 @@ def lone_request(session: Session) -> bool:
     return grouped(session) and commit_follows(session) and shared_commands(session) == 1
 
 
+def counts_at_end(session: Session) -> bool:
+    """True where routing's counters are added up and written at the end of the shared block
+    (a block of several commands, or order ingest's), taking no staff row's lock before then;
+    a lone request writes them at once, as a request on its own does."""
+    return grouped(session) and not lone_request(session)
+
+
 @contextmanager
 def shared_writes(session: Session, *, commands: int = 1, commit_follows: bool = False) -> Iterator[None]:
     """Several commands in one block, their new rows and counters written together at its end

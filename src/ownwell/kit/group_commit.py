@@ -93,8 +93,9 @@ class GroupCommit(Generic[T]):
     def _commit(self, jobs: list[Job[T]], hints: list[Hint | None]) -> list[T | BaseException]:
         outcomes: dict[int, T | BaseException] = {}
         todo = list(range(len(jobs)))
-        # A lone request goes this way too: its new rows then go in one round trip at the end,
-        # with no savepoint (a clash there redoes it alone, as for a batch).
+        # A lone request goes this way too (hinted reads, no savepoint, its case rows in one
+        # round trip at the end) but takes its locks as a plain request does (db.lone_request);
+        # a clash on its new customer redoes it alone, as for a batch.
         while todo:
             running: int | None = None
             committing = False

@@ -14,8 +14,7 @@ from ownwell.db import (
     ShortCache,
     before_shared_commit,
     commit_follows,
-    grouped,
-    lone_request,
+    counts_at_end,
     shared_commands,
     shared_scratch,
     short_cache,
@@ -116,9 +115,9 @@ def claim_least_loaded(
         params["department_id"] = department_id
     if roles:
         params["roles"] = [str(role) for role in roles]
-    # A lone request claims as a request on its own does: holding the row it counted until the
-    # commit, skipping rows others hold, instead of waiting on them at the end.
-    if grouped(session) and not lone_request(session):
+    # Otherwise (alone, or a lone request) the pick holds the row it counted until the commit,
+    # skipping rows others hold.
+    if counts_at_end(session):
         return _claim_in_shared_transaction(session, department_id is not None, bool(roles), params)
     for skip_locked in (True, False):
         statement = _claim_statement(department_id is not None, bool(roles), skip_locked)

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ownwell.customers.rules import normalise_email
-from ownwell.db import grouped, lone_request
+from ownwell.db import counts_at_end
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository
@@ -109,7 +109,7 @@ def create_token(session: Session, *, staff: Staff, now: datetime) -> str:
 
 def adjust_open_cases(session: Session, staff_id: str, delta: int) -> None:
     """Keep the routing counter in step; an atomic UPDATE so concurrent requests add up."""
-    if grouped(session) and not lone_request(session):
+    if counts_at_end(session):
         repository.count_open_cases_later(session, staff_id, delta)
         return
     session.execute(
