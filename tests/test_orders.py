@@ -388,7 +388,7 @@ def test_a_failure_while_writing_the_shared_counters_redoes_the_events_one_by_on
         if failures:
             failures.pop()
             raise RuntimeError("the counters' UPDATE failed")
-        real_write(session)
+        return real_write(session)
 
     monkeypatch.setattr(staff_repository, "_write_pending_counts", fail_once)
     items = [{"order_external_id": ext, **event("exception", START)} for ext in ("A-1001", "A-1002")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -177,13 +177,14 @@ def grouped(session: Session) -> bool:
     return bool(session.info.get(GROUPED))
 
 
-def before_shared_commit(session: Session, write: Callable[[Session], None]) -> None:
-    """Have `write(session)` run once, after the last command of a shared block and just before
-    its end: for counters that many commands bump (taking a row's lock as late as possible, in
-    an order every shared block follows)."""
+def before_shared_commit(session: Session, statements: Callable[[Session], list[pipeline.Statement]]) -> None:
+    """Have `statements(session)` called once, after the last command of a shared block, and the
+    Core statements it returns run just before the block ends, after its new rows (in the same
+    round trip on PostgreSQL): for counters that many commands bump, taking a row's lock as
+    late as possible, in an order every shared block follows."""
     writes = session.info.setdefault(_SHARED_WRITES, [])
-    if write not in writes:
-        writes.append(write)
+    if statements not in writes:
+        writes.append(statements)
 
 
 def shared_scratch(session: Session) -> dict[str, Any]:
@@ -231,9 +232,8 @@ def shared_writes(session: Session, *, commands: int = 1, commit_follows: bool =
     try:
         yield
         del session.info[GROUPED]
-        insert_new(session)
-        for write in session.info.get(_SHARED_WRITES, []):
-            write(session)
+        writes = session.info.get(_SHARED_WRITES, [])
+        insert_pending(session, then=[statement for write in writes for statement in write(session)])
     finally:
         for key in (GROUPED, _SHARED_WRITES, _SHARED_SCRATCH):
             session.info.pop(key, None)
@@ -256,25 +256,35 @@ def insert_new(session: Session) -> None:
         insert_pending(session)
 
 
-def insert_pending(session: Session) -> None:
-    """`insert_new`'s writing, now, even in a shared block (see `lone_request`)."""
+def insert_pending(session: Session, *, then: Sequence[pipeline.Statement] = ()) -> None:
+    """`insert_new`'s writing, now, even in a shared block (see `lone_request`); then `then`'s
+    statements. On PostgreSQL, when nothing else waits to be flushed, all of it is one round trip."""
     rows = _insert_rows(session)
+    if not rows and not then:
+        session.flush()
+        return
+    connection = session.connection()
+    by_table: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
     if rows:
         order = _table_order()
-        by_table: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
         for obj, row in sorted(rows, key=lambda item: order[type(item[0]).__table__]):
             by_table.setdefault((type(obj).__table__, tuple(row)), []).append(row)
-        connection = session.connection()
-        if pipeline.available(connection):  # PostgreSQL: every table's INSERT in one round trip
-            inserts = [(table, table_rows) for (table, _columns), table_rows in by_table.items()]
-            pipeline.insert_all(connection, inserts)
-        else:
-            for (table, _columns), table_rows in by_table.items():
-                connection.execute(table.insert(), table_rows)
+    inserts = [(table, table_rows) for (table, _columns), table_rows in by_table.items()]
+    # Changed rows are flushed between the inserts and `then`; with none, nothing comes between.
+    together = rows is not None and not session.identity_map.check_modified()
+    if pipeline.available(connection):  # PostgreSQL: every table's INSERT in one round trip
+        pipeline.insert_all(connection, inserts, then=then if together else ())
+    else:
+        for table, table_rows in inserts:
+            connection.execute(table.insert(), table_rows)
+    if rows:
         # What the unit of work does after its own INSERTs: the objects become persistent,
         # and a rollback of this (nested) transaction expunges them again.
         session._register_persistent({inspect(obj) for obj, _row in rows})
     session.flush()
+    if not (together and pipeline.available(connection)):
+        for statement, params in then:
+            connection.execute(statement, params)
 
 
 _sorted_tables: dict[int, dict[Any, int]] = {}

@@ -37,8 +37,9 @@ def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
     """Which customer holds each identifier, for those that anyone holds.
 
     In a shared block (db.shared_writes) the first look-up also reads every identifier the
-    block's other commands said they would ask about (`expect_identifiers`), and their holders
-    with their identifiers, so a block of many intakes costs two statements, not two each."""
+    block's other commands said they would ask about (`expect_identifiers`): one statement
+    reads their holders with all their identifiers, so a block of many intakes costs one
+    statement, not two each."""
     keys = list(keys)
     if not keys:
         return {}
@@ -48,9 +49,8 @@ def owners_of(session: Session, keys: Iterable[Key]) -> dict[Key, str]:
     known: dict[Key, str | None] = scratch.setdefault(_KNOWN_OWNERS, {})
     if any(key not in known for key in keys):
         wanted = {*keys, *scratch.pop(_EXPECTED_KEYS, ())} - known.keys()
-        held = _read_owners(session, list(wanted))
+        held = _read_holders(session, wanted)
         known.update({key: held.get(key) for key in wanted})
-        _read_customers(session, {owner for owner in held.values()})
     return {key: owner for key in keys if (owner := known[key]) is not None}
 
 
@@ -79,34 +79,38 @@ def _read_owners(session: Session, keys: list[Key]) -> dict[Key, str]:
     return {(r.kind, r.system, r.value): r.customer_id for r in rows}
 
 
-def _read_customers(session: Session, customer_ids: set[str]) -> None:
-    """Read these customers with their identifiers, kept at hand for `get` (the session's
-    identity map alone would let them go: it holds objects weakly)."""
+def _read_holders(session: Session, keys: set[Key]) -> dict[Key, str]:
+    """Which customer holds each of these identifiers, from one statement that reads the
+    holders with all their identifiers; they are kept at hand for `get` (the session's identity
+    map alone would let them go: it holds objects weakly)."""
     at_hand: dict[str, Customer] = shared_scratch(session).setdefault(_AT_HAND, {})
-    missing = [cid for cid in customer_ids if cid not in at_hand]
-    if missing:
-        for customer in session.scalars(_CUSTOMERS_WITH_IDENTIFIERS, {"ids": missing}).unique():
-            at_hand[customer.id] = customer
+    held: dict[Key, str] = {}
+    for customer in session.scalars(_HOLDERS_WITH_IDENTIFIERS, {"keys": list(keys)}).unique():
+        at_hand.setdefault(customer.id, customer)
+        for identifier in customer.identifiers:
+            key = (identifier.kind, identifier.system, identifier.value)
+            if key in keys:
+                held[key] = customer.id
+    return held
 
 
 # Every case from a customer runs these; built once, since building cost more than running.
 _CUSTOMER_WITH_IDENTIFIERS = (
     select(Customer).where(Customer.id == bindparam("id")).options(joinedload(Customer.identifiers))
 )
-_CUSTOMERS_WITH_IDENTIFIERS = (
-    select(Customer)
-    .where(Customer.id.in_(bindparam("ids", expanding=True)))
-    .options(joinedload(Customer.identifiers))
+_HOLDING = tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(
+    bindparam("keys", expanding=True)
 )
 _OWNERS_OF = select(
     CustomerIdentifier.kind,
     CustomerIdentifier.system,
     CustomerIdentifier.value,
     CustomerIdentifier.customer_id,
-).where(
-    tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(
-        bindparam("keys", expanding=True)
-    )
+).where(_HOLDING)
+_HOLDERS_WITH_IDENTIFIERS = (
+    select(Customer)
+    .where(Customer.id.in_(select(CustomerIdentifier.customer_id).where(_HOLDING)))
+    .options(joinedload(Customer.identifiers))
 )
 
 

@@ -1,4 +1,5 @@
-"""New rows for several tables in one round trip to PostgreSQL (psycopg's pipeline mode).
+"""New rows for several tables, and the statements that follow them, in one round trip to
+PostgreSQL (psycopg's pipeline mode).
 
 `db.insert_new` writes a transaction's new rows with one INSERT per table. Through SQLAlchemy
 each INSERT waits for its answer before the next is sent, and the Python around each one costs
@@ -23,10 +24,13 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
 
 log = logging.getLogger(__name__)
 
 Rows = list[dict[str, Any]]
+# A Core statement (an UPDATE with bind parameters, a SET LOCAL) and its parameter sets.
+Statement = tuple[Executable, Rows]
 
 
 def available(connection: Connection) -> bool:
@@ -38,23 +42,34 @@ def available(connection: Connection) -> bool:
     return psycopg.Pipeline.is_supported()
 
 
-def insert_all(connection: Connection, inserts: Sequence[tuple[Table, Rows]]) -> None:
-    """INSERT each table's rows (all with the same columns), in this order, in one round trip.
-    Rows that leave a column to a Python-side default go through SQLAlchemy, which computes it."""
+def insert_all(
+    connection: Connection, inserts: Sequence[tuple[Table, Rows]], then: Sequence[Statement] = ()
+) -> None:
+    """INSERT each table's rows (all with the same columns), in this order, then run `then`'s
+    statements, all in one round trip. Rows that leave a column to a Python-side default go
+    through SQLAlchemy, which computes it."""
     dialect = connection.dialect
-    prepared = [_prepared(table, tuple(rows[0]), dialect) for table, rows in inserts]
+    work = [(_insert_of(table), rows) for table, rows in inserts if rows] + [
+        (statement, rows) for statement, rows in then if rows
+    ]
+    prepared = [_prepared(statement, tuple(rows[0]), dialect) for statement, rows in work]
     if any(statement is None for statement in prepared):
-        for table, rows in inserts:
-            connection.execute(table.insert(), rows)
+        for statement, rows in work:
+            connection.execute(statement, rows)
         return
     statements = [statement for statement in prepared if statement is not None]
+    if not statements:
+        return
     driver = connection.connection.driver_connection
     assert driver is not None
     try:
         with driver.pipeline(), driver.cursor() as cursor:
-            for (sql, convert), (_table, rows) in zip(statements, inserts, strict=True):
+            for (sql, convert), (_statement, rows) in zip(statements, work, strict=True):
                 log.debug("%s [%d rows, pipelined]", sql, len(rows))
-                cursor.executemany(sql, [convert(row) for row in rows])
+                if len(rows) == 1:
+                    cursor.execute(sql, convert(rows[0]))
+                else:
+                    cursor.executemany(sql, [convert(row) for row in rows])
     except dialect.loaded_dbapi.Error as exc:
         lost = dialect.is_disconnect(exc, driver, None)
         if lost:
@@ -65,19 +80,24 @@ def insert_all(connection: Connection, inserts: Sequence[tuple[Table, Rows]]) ->
         ) from exc
 
 
+@functools.cache
+def _insert_of(table: Table) -> Executable:
+    return table.insert()  # one object per table, so that _prepared's cache finds it again
+
+
 @functools.lru_cache(maxsize=256)
 def _prepared(
-    table: Table, columns: tuple[str, ...], dialect: Dialect
+    statement: Executable, columns: tuple[str, ...], dialect: Dialect
 ) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]]] | None:
-    """The INSERT's text and a converter of row values, or None when the statement needs more
-    than the given values (a column's default computed in Python)."""
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    """The statement's text and a converter of parameter values, or None when the statement
+    needs more than the given values (an inserted column's default computed in Python)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))  # type: ignore[attr-defined]
     if set(compiled.binds) != set(columns):
         return None
     processors = {
         key: process
         for key in columns
-        if (process := table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        if (process := compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     }
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:

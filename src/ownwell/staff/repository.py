@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from typing import TypeVar
 
-from sqlalchemy import Select, Update, bindparam, select, update
+from sqlalchemy import Select, Update, bindparam, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -22,6 +22,7 @@ from ownwell.db import (
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
+from ownwell.kit.pipeline import Statement
 from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_departments
 
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
@@ -200,24 +201,23 @@ def _least_loaded_first(candidates: S, by_department: bool, by_roles: bool) -> S
     return candidates.order_by(Staff.open_case_count, Staff.id)
 
 
-def _write_pending_counts(session: Session) -> None:
+def _write_pending_counts(session: Session) -> list[Statement]:
     pending: dict[str, int] = shared_scratch(session).pop(_PENDING_COUNTS, {})
     rows = [{"staff_id": sid, "delta": pending[sid]} for sid in sorted(pending) if pending[sid]]
     if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # A row held by someone else (a sign-in checking a password, a transfer) is waited for
-        # briefly; past that the shared transaction fails and its cases are redone one by one,
-        # which skip locked rows.
-        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-        connection.execute(_ADD_OPEN_CASES, rows)
-        if not commit_follows(session):  # order ingest goes on with its next round
-            connection.exec_driver_sql("SET LOCAL lock_timeout TO DEFAULT")
-        return
-    connection.execute(_ADD_OPEN_CASES, rows)
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        return [(_ADD_OPEN_CASES, rows)]
+    # A row held by someone else (a sign-in checking a password, a transfer) is waited for
+    # briefly; past that the shared transaction fails and its cases are redone one by one,
+    # which skip locked rows. Order ingest goes on with its next round afterwards, so it
+    # restores the usual wait; a commit ends the SET LOCAL anyway.
+    restore = [] if commit_follows(session) else [(_USUAL_LOCK_WAIT, [{}])]
+    return [(_SHORT_LOCK_WAIT, [{}]), (_ADD_OPEN_CASES, rows), *restore]
 
 
+_SHORT_LOCK_WAIT = text("SET LOCAL lock_timeout = '200ms'")
+_USUAL_LOCK_WAIT = text("SET LOCAL lock_timeout TO DEFAULT")
 _PENDING_COUNTS = "open_cases"
 _CANDIDATES = "routing_candidates"
 _staff = Staff.__table__
