@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -52,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import free_port, pg_create, pg_drop, run_cli
+from common import free_port, machine, pg_create, pg_drop, run_cli
 
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
@@ -404,10 +403,15 @@ async def drive(
     profiler: Profiler | None = None,
     pg_database: str | None = None,
     per_connection: int = 0,
+    make_client: Any = None,
 ) -> dict[str, Any]:
+    """make_client(stats) -> coroutine: another client for the same load loop and accounting
+    (bench/peer_helpdesk.py drives django-helpdesk with it); None: `kind` decides."""
     stats = Stats()
     client = None
-    if kind == "httpx":
+    if make_client is not None:
+        tasks = [asyncio.create_task(make_client(stats)) for _ in range(clients)]
+    elif kind == "httpx":
         import httpx
 
         client = httpx.AsyncClient(
@@ -1162,7 +1166,7 @@ def code_version() -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     p.add_argument("--seconds", type=float, default=20.0, help="measured window (after the warm-up)")
@@ -1219,7 +1223,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server.log, SQLite file)")
     p.add_argument("--json-out", type=Path)
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
         if not (BIN / "py-spy").exists():
@@ -1232,12 +1240,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "benchmark": "POST /api/v1/cases through `ownwell serve`",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "arch": platform.machine(),
-            "python": platform.python_version(),
-            "kernel": platform.release(),
-        },
+        "machine": machine(),
         "settings": {
             "clients": args.clients,
             "client": args.client,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -54,3 +55,13 @@ def pg_drop(name: str) -> None:
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def machine() -> dict[str, object]:
+    """What a report says about the machine it ran on."""
+    return {
+        "cpus": os.cpu_count(),
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
