@@ -240,6 +240,44 @@ def test_a_shared_transaction_writes_its_counters_in_the_round_trip_of_its_rows(
     assert sorted(counts.values()) == [3, 3]
 
 
+def test_a_shared_look_up_finds_an_identifier_added_since_its_holder_was_read(
+    admin, db, session_factory, clock
+):
+    """PostgreSQL: who holds an identifier comes from the rows read at that moment, not from the
+    holder's identifiers as this transaction read them a moment earlier."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: nobody can add an identifier in between")
+    from ownwell.customers import repository as customer_repository
+    from ownwell.customers import service as customer_service
+    from ownwell.customers.models import CustomerIdentifier, IdentifierKind
+    from ownwell.customers.schemas import CustomerIn
+    from ownwell.db import shared_writes
+    from ownwell.kit.ids import new_id
+
+    with unit_of_work(session_factory) as session:
+        ana = CustomerIn(emails=["ana@example.com"])
+        customer_id = customer_service.create_customer(
+            session, data=ana, now=clock.now(), default_timezone="UTC"
+        ).id
+    work_address = (IdentifierKind.email, "", "ana.work@example.com")
+    with session_factory() as session:
+        ana_as_read = customer_repository.get(session, customer_id)  # read with her one address
+        with unit_of_work(session_factory) as other:  # meanwhile her work address is added
+            kind, system, value = work_address
+            other.add(
+                CustomerIdentifier(
+                    id=new_id("cid"), customer_id=customer_id, kind=kind, system=system, value=value
+                )
+            )
+        with shared_writes(session):
+            held = customer_repository.owners_of(session, [work_address])
+        addresses_as_read = len(ana_as_read.identifiers)
+        session.rollback()
+
+    assert addresses_as_read == 1  # this transaction's copy of her stays as it was read
+    assert held == {work_address: customer_id}
+
+
 def test_a_lone_request_that_fails_runs_once_and_gets_its_error(admin, session_factory, settings, clock):
     queue = GroupCommit(session_factory)
     counted, runs = _counting(_intake(settings, clock, customer_id="cus_doesnotexist0000000000"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import bindparam, select, tuple_
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier, IdentifierKind
@@ -82,15 +82,14 @@ def _read_owners(session: Session, keys: list[Key]) -> dict[Key, str]:
 def _read_holders(session: Session, keys: set[Key]) -> dict[Key, str]:
     """Which customer holds each of these identifiers, from one statement that reads the
     holders with all their identifiers; they are kept at hand for `get` (the session's identity
-    map alone would let them go: it holds objects weakly)."""
+    map alone would let them go: it holds objects weakly). Who holds what comes from the rows
+    read now, not from a holder's identifiers as this session may have read them earlier."""
     at_hand: dict[str, Customer] = shared_scratch(session).setdefault(_AT_HAND, {})
     held: dict[Key, str] = {}
-    for customer in session.scalars(_HOLDERS_WITH_IDENTIFIERS, {"keys": list(keys)}).unique():
+    rows = session.execute(_HOLDERS_WITH_IDENTIFIERS, {"keys": list(keys)}).unique()
+    for customer, kind, system, value in rows:
         at_hand.setdefault(customer.id, customer)
-        for identifier in customer.identifiers:
-            key = (identifier.kind, identifier.system, identifier.value)
-            if key in keys:
-                held[key] = customer.id
+        held[(kind, system, value)] = customer.id
     return held
 
 
@@ -98,18 +97,21 @@ def _read_holders(session: Session, keys: set[Key]) -> dict[Key, str]:
 _CUSTOMER_WITH_IDENTIFIERS = (
     select(Customer).where(Customer.id == bindparam("id")).options(joinedload(Customer.identifiers))
 )
-_HOLDING = tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(
-    bindparam("keys", expanding=True)
-)
 _OWNERS_OF = select(
     CustomerIdentifier.kind,
     CustomerIdentifier.system,
     CustomerIdentifier.value,
     CustomerIdentifier.customer_id,
-).where(_HOLDING)
+).where(
+    tuple_(CustomerIdentifier.kind, CustomerIdentifier.system, CustomerIdentifier.value).in_(
+        bindparam("keys", expanding=True)
+    )
+)
+_HELD = aliased(CustomerIdentifier)
 _HOLDERS_WITH_IDENTIFIERS = (
-    select(Customer)
-    .where(Customer.id.in_(select(CustomerIdentifier.customer_id).where(_HOLDING)))
+    select(Customer, _HELD.kind, _HELD.system, _HELD.value)
+    .join(_HELD, _HELD.customer_id == Customer.id)
+    .where(tuple_(_HELD.kind, _HELD.system, _HELD.value).in_(bindparam("keys", expanding=True)))
     .options(joinedload(Customer.identifiers))
 )
 

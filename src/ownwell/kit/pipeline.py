@@ -49,8 +49,9 @@ def insert_all(
     statements, all in one round trip. Rows that leave a column to a Python-side default go
     through SQLAlchemy, which computes it."""
     dialect = connection.dialect
+    # A statement given no parameter sets runs once, as connection.execute(statement, []) does.
     work = [(_insert_of(table), rows) for table, rows in inserts if rows] + [
-        (statement, rows) for statement, rows in then if rows
+        (statement, rows or [{}]) for statement, rows in then
     ]
     prepared = [_prepared(statement, tuple(rows[0]), dialect) for statement, rows in work]
     if any(statement is None for statement in prepared):
