@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -51,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import free_port, machine, pg_create, pg_drop, run_cli
+from common import add_load_arguments, clean_up, free_port, machine, pg_create, run_cli
 
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
@@ -277,23 +276,28 @@ class Load:
         self.run = uuid.uuid4().hex[:6]
         self.serial = 0
 
-    def payload(self) -> tuple[bytes, str | None]:
-        rng = self.rng
+    def sender(self) -> tuple[str, str | None]:
+        """A returning customer's address (`returning` of the time) or a new one; the new one
+        again, to be remembered once its request succeeds (else None)."""
         self.serial += 1
-        new_email = None
-        if self.known and rng.random() < self.returning:
-            email = rng.choice(self.known)
-        else:
-            first = rng.choice(FIRST)
-            email = new_email = f"{first.lower()}.{self.run}{self.serial}@example.com"
+        if self.known and self.rng.random() < self.returning:
+            return self.rng.choice(self.known), None
+        email = f"{self.rng.choice(FIRST).lower()}.{self.run}{self.serial}@example.com"
+        return email, email
+
+    def complaint(self) -> str:
+        return self.rng.choice(COMPLAINTS).format(o=f"A-{self.rng.randint(100000, 999999)}")
+
+    def payload(self) -> tuple[bytes, str | None]:
+        email, new_email = self.sender()
         body: dict[str, Any] = {
             "customer": {"emails": [email]},
-            "body": rng.choice(COMPLAINTS).format(o=f"A-{rng.randint(100000, 999999)}"),
+            "body": self.complaint(),
             "kind": "complaint",
             "channel": "email",
         }
-        if rng.random() < 0.75:  # a quarter of complaints are not attributed to anyone yet
-            body["caused_by_department_id"] = rng.choice(self.departments)
+        if self.rng.random() < 0.75:  # a quarter of complaints are not attributed to anyone yet
+            body["caused_by_department_id"] = self.rng.choice(self.departments)
         return json.dumps(body).encode(), new_email
 
 
@@ -1134,14 +1138,7 @@ def bench_one(db: str, args: argparse.Namespace) -> dict[str, Any]:
         }
         result["setup_commands"] = setup_cmds
     finally:
-        if server is not None:
-            server.stop()
-        if pg_name:
-            pg_drop(pg_name)
-        if args.keep:
-            result["kept_dir"] = str(tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(server, pg_name, tmp, keep=args.keep, result=result)
     return result
 
 
@@ -1168,11 +1165,7 @@ def code_version() -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    p.add_argument("--seconds", type=float, default=20.0, help="measured window (after the warm-up)")
-    p.add_argument("--warmup", type=float, default=3.0)
-    p.add_argument("--clients", type=int, default=8, help="concurrent keep-alive connections")
-    p.add_argument("--returning", type=float, default=0.3, help="share of requests from known customers")
+    add_load_arguments(p)
     p.add_argument(
         "--client",
         choices=["raw", "httpx"],

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 BIN = Path(sys.executable).parent
 OWNWELL = str(BIN / "ownwell")
@@ -65,3 +68,27 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+def clean_up(server: Any, pg_name: str | None, tmp: Path, *, keep: bool, result: dict[str, Any]) -> None:
+    """What a run leaves behind goes: its server, its scratch database, its temp dir (unless kept,
+    in which case the report says where)."""
+    if server is not None:
+        server.stop()
+    if pg_name:
+        pg_drop(pg_name)
+    if keep:
+        result["kept_dir"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The load every `POST` benchmark drives: which databases, how long, how many clients."""
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window (after the warm-up)")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (keep-alive where served)")
+    parser.add_argument(
+        "--returning", type=float, default=0.3, help="share of requests from a returning customer"
+    )

@@ -57,7 +57,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,8 +66,8 @@ from pathlib import Path
 from typing import Any
 
 import cases_throughput as ct
-from cases_throughput import COMPLAINTS, FIRST, CpuMeter, Load, Server, Stats, drive
-from common import PG_ADMIN_DSN, free_port, machine, pg_create, pg_drop
+from cases_throughput import CpuMeter, Load, Server, Stats, drive
+from common import PG_ADMIN_DSN, add_load_arguments, clean_up, free_port, machine, pg_create
 
 PINS = [
     "django-helpdesk==2.6.1",
@@ -303,21 +302,14 @@ class TicketLoad(Load):
         self.queues = queues
 
     def payload(self) -> tuple[bytes, str | None]:
-        rng = self.rng
-        self.serial += 1
-        new_email = None
-        if self.known and rng.random() < self.returning:
-            email = rng.choice(self.known)
-        else:
-            first = rng.choice(FIRST)
-            email = new_email = f"{first.lower()}.{self.run}{self.serial}@example.com"
-        text = rng.choice(COMPLAINTS).format(o=f"A-{rng.randint(100000, 999999)}")
+        email, new_email = self.sender()
+        text = self.complaint()
         body = {
-            "queue": rng.choice(self.queues),
+            "queue": self.rng.choice(self.queues),
             "title": text,
             "description": text,
             "submitter_email": email,
-            "priority": rng.choice([2, 3, 3, 4]),
+            "priority": self.rng.choice([2, 3, 3, 4]),
         }
         return json.dumps(body).encode(), new_email
 
@@ -454,14 +446,7 @@ def bench_peer(db: str, args: argparse.Namespace) -> dict[str, Any]:
         result["new_submitters"] = len(load.known)
         result["setup_commands"] = commands
     finally:
-        if server is not None:
-            server.stop()
-        if pg_name:
-            pg_drop(pg_name)
-        if args.keep:
-            result["kept_dir"] = str(tmp)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        clean_up(server, pg_name, tmp, keep=args.keep, result=result)
     return result
 
 
@@ -517,11 +502,7 @@ def summary(peer: dict[str, Any], own: dict[str, Any] | None) -> dict[str, Any]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    p.add_argument("--seconds", type=float, default=20.0, help="measured window (after the warm-up)")
-    p.add_argument("--warmup", type=float, default=3.0)
-    p.add_argument("--clients", type=int, default=8, help="concurrent clients")
-    p.add_argument("--returning", type=float, default=0.3, help="share of requests from known submitters")
+    add_load_arguments(p)
     p.add_argument("--workers", type=int, default=0, help="gunicorn --workers (default 2 x cores + 1)")
     p.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     p.add_argument("--threads", type=int, default=4, help="gunicorn --threads with --worker-class gthread")
