@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from typing import TypeVar
 
-from sqlalchemy import Select, Update, bindparam, select, text, update
+from sqlalchemy import Select, bindparam, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -129,19 +129,20 @@ def claim_least_loaded(
 
 
 @functools.cache
-def _claim_statement(by_department: bool, by_roles: bool, skip_locked: bool) -> Update:
+def _claim_statement(by_department: bool, by_roles: bool, skip_locked: bool) -> Select[tuple[Staff]]:
     # Built once per shape: building the statement cost more than running it (every new case
-    # runs one).
+    # runs one). A plain UPDATE ... RETURNING whose rows the ORM loads as Staff: the ORM's own
+    # bulk UPDATE costs a third more Python for the same statement and the same objects.
     candidates = _least_loaded_first(select(Staff.id), by_department, by_roles).limit(1)
     if skip_locked:
         candidates = candidates.with_for_update(skip_locked=True, of=Staff)
-    return (
-        update(Staff)
-        .where(Staff.id == candidates.scalar_subquery())
-        .values(open_case_count=Staff.open_case_count + 1)
-        .returning(Staff)
-        .execution_options(synchronize_session=False)
+    claim = (
+        update(_staff)
+        .where(_staff.c.id == candidates.scalar_subquery())
+        .values(open_case_count=_staff.c.open_case_count + 1)
+        .returning(*_staff.c)
     )
+    return select(Staff).from_statement(claim)
 
 
 def count_open_cases_later(session: Session, staff_id: str, delta: int) -> None:
