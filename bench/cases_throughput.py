@@ -46,6 +46,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -316,42 +317,60 @@ class Stats:
         self.error_samples.setdefault(key, sample[:400])
 
 
-async def raw_client(host: str, port: int, load: Load, stats: Stats, per_connection: int = 0) -> None:
-    """A minimal HTTP/1.1 keep-alive client (µs per request, so it barely competes with the server).
-    per_connection > 0: open a new connection after that many requests (the connect is timed in)."""
+async def http_client(
+    host: str,
+    port: int,
+    *,
+    path: str,
+    authorization: str,
+    load: Load,
+    stats: Stats,
+    created: Callable[[dict[str, Any]], bool],
+    per_connection: int = 0,
+) -> None:
+    """A minimal HTTP/1.1 client (µs per request, so it barely competes with the server) that
+    POSTs `load.payload()` to `path` until the run is done. It keeps its connection unless the
+    server closes it (`Connection: close`, as gunicorn's sync workers do) or `per_connection`
+    (> 0) requests have gone over it; a new connection's connect is timed in. A 201 counts when
+    `created(body)` says its JSON body is what the request should have made."""
     head_tpl = (
-        f"POST /api/v1/cases HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {load.token}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {authorization}\r\n"
         "Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: "
     ).encode()
-    reader = writer = None
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
     used = 0
     while not stats.done:
-        if writer is None:
-            reader, writer = await asyncio.open_connection(host, port)
-            used = 0
-        used += 1
         body, new_email = load.payload()
         in_window = stats.in_window
         t0 = time.perf_counter()
         try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
+                used = 0
+            assert reader is not None
+            used += 1
             writer.write(head_tpl + str(len(body)).encode() + b"\r\n\r\n" + body)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             lower = head.lower()
-            i = lower.find(b"content-length:")
-            length = int(lower[i + 15 : lower.find(b"\r\n", i)]) if i >= 0 else 0
-            data = await reader.readexactly(length)
             close = b"connection: close" in lower
+            i = lower.find(b"content-length:")
+            if i >= 0:
+                data = await reader.readexactly(int(lower[i + 15 : lower.find(b"\r\n", i)]))
+            else:  # the body ends with the connection
+                data = await reader.read()
+                close = True
         except (ConnectionError, asyncio.IncompleteReadError) as exc:
             stats.error("connection", repr(exc))
-            writer.close()
+            if writer is not None:
+                writer.close()
             reader = writer = None
             await asyncio.sleep(0.05)
             continue
         elapsed = time.perf_counter() - t0
         if status == 201:
-            case = json.loads(data)
-            if case.get("status") != "open" or not case.get("owner", {}).get("id"):
+            if not created(json.loads(data)):
                 stats.error("201-but-wrong-body", data.decode(errors="replace"))
             elif in_window and stats.in_window:
                 stats.ok += 1
@@ -365,6 +384,20 @@ async def raw_client(host: str, port: int, load: Load, stats: Stats, per_connect
             reader = writer = None
     if writer is not None:
         writer.close()
+
+
+async def raw_client(host: str, port: int, load: Load, stats: Stats, per_connection: int = 0) -> None:
+    """`http_client` for `POST /api/v1/cases`: an open case with a named owner is a success."""
+    await http_client(
+        host,
+        port,
+        path="/api/v1/cases",
+        authorization=f"Bearer {load.token}",
+        load=load,
+        stats=stats,
+        created=lambda case: case.get("status") == "open" and bool(case.get("owner", {}).get("id")),
+        per_connection=per_connection,
+    )
 
 
 async def httpx_client(client: Any, load: Load, stats: Stats) -> None:

@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import Any
 
 import cases_throughput as ct
-from cases_throughput import CpuMeter, Load, Server, Stats, drive
+from cases_throughput import CpuMeter, Load, Server, Stats, drive, http_client
 from common import PG_ADMIN_DSN, add_load_arguments, clean_up, free_port, machine, pg_create
 
 PINS = [
@@ -315,58 +315,16 @@ class TicketLoad(Load):
 
 
 async def ticket_client(host: str, port: int, load: TicketLoad, stats: Stats) -> None:
-    """cases_throughput.raw_client for `POST /api/tickets/`: keep-alive when the server allows it,
-    otherwise (gunicorn sync workers: `Connection: close`) a new connection per request, with the
-    connect timed in."""
-    head_tpl = (
-        f"POST /api/tickets/ HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {load.auth}\r\n"
-        "Content-Type: application/json\r\nAccept: application/json\r\nContent-Length: "
-    ).encode()
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-    while not stats.done:
-        body, new_email = load.payload()
-        in_window = stats.in_window
-        t0 = time.perf_counter()
-        try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection(host, port)
-            assert reader is not None
-            writer.write(head_tpl + str(len(body)).encode() + b"\r\n\r\n" + body)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            lower = head.lower()
-            close = b"connection: close" in lower
-            i = lower.find(b"content-length:")
-            if i >= 0:
-                data = await reader.readexactly(int(lower[i + 15 : lower.find(b"\r\n", i)]))
-            else:
-                data = await reader.read()
-                close = True
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            stats.error("connection", repr(exc))
-            if writer is not None:
-                writer.close()
-            reader = writer = None
-            await asyncio.sleep(0.05)
-            continue
-        elapsed = time.perf_counter() - t0
-        if status == 201:
-            ticket = json.loads(data)
-            if not isinstance(ticket.get("id"), int) or ticket.get("status") != OPEN_STATUS:
-                stats.error("201-but-wrong-body", data.decode(errors="replace"))
-            elif in_window and stats.in_window:
-                stats.ok += 1
-                stats.latencies.append(elapsed)
-            if new_email:
-                load.known.append(new_email)
-        else:
-            stats.error(str(status), data.decode(errors="replace"))
-        if close:
-            writer.close()
-            reader = writer = None
-    if writer is not None:
-        writer.close()
+    """cases_throughput's client for `POST /api/tickets/`: a new open ticket is a success."""
+    await http_client(
+        host,
+        port,
+        path="/api/tickets/",
+        authorization=load.auth,
+        load=load,
+        stats=stats,
+        created=lambda ticket: isinstance(ticket.get("id"), int) and ticket.get("status") == OPEN_STATUS,
+    )
 
 
 class PeerCpuMeter(CpuMeter):

@@ -270,9 +270,10 @@ def insert_pending(session: Session, *, then: Sequence[pipeline.Statement] = ())
         for obj, row in sorted(rows, key=lambda item: order[type(item[0]).__table__]):
             by_table.setdefault((type(obj).__table__, tuple(row)), []).append(row)
     inserts = [(table, table_rows) for (table, _columns), table_rows in by_table.items()]
-    # Changed rows are flushed between the inserts and `then`; with none, nothing comes between.
-    together = rows is not None and not session.identity_map.check_modified()
-    if pipeline.available(connection):  # PostgreSQL: every table's INSERT in one round trip
+    pipelined = pipeline.available(connection)  # PostgreSQL: every table's INSERT in one round trip
+    # Changed rows are flushed between the inserts and `then`; with none, `then` goes along.
+    together = pipelined and rows is not None and not session.identity_map.check_modified()
+    if pipelined:
         pipeline.insert_all(connection, inserts, then=then if together else ())
     else:
         for table, table_rows in inserts:
@@ -282,7 +283,7 @@ def insert_pending(session: Session, *, then: Sequence[pipeline.Statement] = ())
         # and a rollback of this (nested) transaction expunges them again.
         session._register_persistent({inspect(obj) for obj, _row in rows})
     session.flush()
-    if not (together and pipeline.available(connection)):
+    if not together:
         for statement, params in then:
             connection.execute(statement, params)
 
