@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ownwell import __version__
+from ownwell.cases.lane import IntakeLane
 from ownwell.clock import Clock, SystemClock
 from ownwell.config import Settings, get_settings
 from ownwell.db import make_engine, make_session_factory
@@ -93,6 +94,8 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
+    # Added first, so it runs inside KeepAliveLimit (the last added is the outermost).
+    app.add_middleware(IntakeLane, path=f"{API_PREFIX}/cases")
     app.add_middleware(KeepAliveLimit)
 
     from ownwell.agenda.api import router as agenda_router

@@ -78,6 +78,12 @@ def event_out(event: CaseEvent) -> EventOut:
 @router.post("/cases", status_code=201, response_model=CaseOut)
 async def create_case(body: CaseIn, request: Request, _auth: KnownToken) -> Response:
     """A customer's problem in their own words; it comes back owned by one named person."""
+    return await take_in(request, body)
+
+
+async def take_in(request: Request, body: CaseIn) -> Response:
+    """The intake command and its answer, for the route above and for `cases.lane`, which
+    brings it the ordinary requests without FastAPI's routing."""
 
     # The busiest write of the API: requests that arrive together share one transaction (and
     # one threadpool hop); each answer is serialised once, after the commit that stored it.
