@@ -3,7 +3,9 @@ INSERT path writes what the unit of work would, routing spreads concurrent cases
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 from sqlalchemy import event, func, select
 
@@ -16,6 +18,7 @@ from ownwell.db import ShortCache, insert_new, short_cache, unit_of_work
 from ownwell.notifications.models import OutboxMessage
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Staff
+from ownwell.staff.security import hash_token
 
 
 def _agent(admin, as_token, email="ann@acme.test", departments=()):
@@ -69,6 +72,22 @@ def test_a_change_made_by_another_process_shows_within_the_cache_lifetime(
     assert agent.put("/cadence-policies/request", {"update_every_minutes": 30}).status_code == 403
     seconds[0] += cache.ttl_s
     assert agent.put("/cadence-policies/request", {"update_every_minutes": 30}).status_code == 200
+
+
+def test_requests_sharing_a_transaction_share_one_copy_of_their_caller(db, session_factory, clock):
+    from tests.conftest import make_staff_token
+
+    token = make_staff_token(session_factory, clock, name="Ann Agent", email="ann@acme.test", role="agent")
+    token_hash = hash_token(token)
+    with unit_of_work(session_factory) as session:
+        staff_repository.staff_for_token(session, token_hash)  # now in the process's cache
+    with unit_of_work(session_factory) as session:
+        # The first request keeps no reference once it is answered...
+        first = weakref.ref(staff_repository.staff_for_token(session, token_hash))
+        gc.collect()
+        # ...yet the next request in the same transaction gets that same copy.
+        assert first() is not None
+        assert staff_repository.staff_for_token(session, token_hash) is first()
 
 
 def test_what_a_rolled_back_transaction_read_is_not_kept(db, session_factory):

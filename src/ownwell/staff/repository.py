@@ -81,7 +81,11 @@ def staff_for_token(session: Session, token_hash: str) -> Staff | None:
             return held  # type: ignore[no-any-return]
         snapshot = Staff(**columns)
         make_transient_to_detached(snapshot)
-        return session.merge(snapshot, load=False)
+        staff = session.merge(snapshot, load=False)
+        # The identity map holds unchanged objects weakly: without this reference the copy is
+        # gone when its request ends, and each request sharing the transaction merges anew.
+        session.info.setdefault(_ACTORS, []).append(staff)
+        return staff  # type: ignore[no-any-return]
     staff = session.scalars(
         select(Staff)
         .join(ApiToken, ApiToken.staff_id == Staff.id)
@@ -92,6 +96,8 @@ def staff_for_token(session: Session, token_hash: str) -> Staff | None:
         cache.put(("token", token_hash), {c.key: getattr(staff, c.key) for c in _STAFF_COLUMNS})
     return staff
 
+
+_ACTORS = "ownwell_actors"
 
 # Who the caller is and what they may do; counters that change with every case (and sign-in
 # bookkeeping) are left out, so they stay unloaded and are read fresh when someone asks.
