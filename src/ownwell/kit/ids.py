@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -9,12 +10,17 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
 
+# base64's alphabet (RFC 4648) spelt in ours: b32encode does the arithmetic in C.
+_FROM_RFC4648 = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+
+
 def _encode(number: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        number, rem = divmod(number, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """`number` as `length` base-32 digits, most significant first (zero-padded)."""
+    # b32encode takes whole 5-byte groups: shift the digits to the top of enough of them.
+    groups = -(-length // 8)
+    padded = number << (groups * 40 - length * 5)
+    digits = base64.b32encode(padded.to_bytes(groups * 5, "big"))[:length]
+    return digits.translate(_FROM_RFC4648).decode()
 
 
 _RANDOM_BITS = 80
@@ -35,7 +41,7 @@ def new_id(prefix: str) -> str:
         else:
             rand = int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big") >> 1  # room to count up
         _last = (millis, rand)
-    return f"{prefix}_{_encode(millis, 10)}{_encode(rand, 16)}"
+    return f"{prefix}_{_encode(millis << _RANDOM_BITS | rand, 26)}"
 
 
 def looks_like_id(prefix: str, value: str) -> bool:
