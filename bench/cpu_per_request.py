@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cases_throughput as ct
+from common import pg_create, pg_drop
 
 
 async def call(app: Any, body: bytes, token: bytes) -> tuple[int, bytes]:
@@ -94,7 +95,7 @@ def main() -> None:
     if args.db == "sqlite":
         url = f"sqlite:///{tmp}/ownwell.db"
     else:
-        pg_name, url = ct.pg_create()
+        pg_name, url = pg_create()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OWNWELL_")}
     env["OWNWELL_DATABASE_URL"] = url
     if args.secret_key:
@@ -116,7 +117,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
     finally:
         if pg_name:
-            ct.pg_drop(pg_name)
+            pg_drop(pg_name)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
