@@ -8,7 +8,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ownwell.cases.lane import MAX_BODY_BYTES, IntakeLane
+from ownwell.cases.lane import MAX_BODY_BYTES, MAX_MESSAGES, IntakeLane
 
 NEW_CUSTOMER = {"customer": {"emails": ["lane@example.com"]}, "body": "The parcel never came."}
 
@@ -68,7 +68,7 @@ def test_what_the_lane_does_not_take_reaches_fastapi_unchanged(admin, app):
     assert lane.counts.passed_on == passed_on + 3
 
 
-def _run(lane: IntakeLane, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _run(lane: IntakeLane, messages: list[dict[str, Any]], **scope: Any) -> list[dict[str, Any]]:
     """Send `messages` through the lane to an app that records what it receives."""
     received: list[dict[str, Any]] = []
 
@@ -85,7 +85,7 @@ def _run(lane: IntakeLane, messages: list[dict[str, Any]]) -> list[dict[str, Any
     async def receive() -> dict[str, Any]:
         return incoming.pop(0)
 
-    scope = {"type": "http", "method": "POST", "path": lane.path, "headers": [], "app": None}
+    scope = {"type": "http", "method": "POST", "path": lane.path, "headers": [], "app": None, **scope}
 
     async def through() -> None:
         # A caller the lane knows, so that it reads the body before passing it on.
@@ -98,23 +98,35 @@ def _run(lane: IntakeLane, messages: list[dict[str, Any]]) -> list[dict[str, Any
     return received
 
 
-def test_a_body_the_lane_read_in_pieces_is_passed_on_piece_by_piece():
-    pieces = [b'{"body": "Hel', b'lo", "no_such_field": 1', b"}"]
-    messages = [
-        {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+def _body(*pieces: bytes, more: bool = False) -> list[dict[str, Any]]:
+    return [
+        {"type": "http.request", "body": piece, "more_body": more or i < len(pieces) - 1}
         for i, piece in enumerate(pieces)
     ]
-    assert _run(IntakeLane(None, path="/api/v1/cases"), messages) == messages  # type: ignore[arg-type]
 
 
-def test_an_over_large_body_and_a_client_gone_away_are_passed_on_as_they_came():
+def test_a_body_the_lane_read_in_pieces_reaches_fastapi_whole():
+    lane = IntakeLane(None, path="/api/v1/cases")  # type: ignore[arg-type]
+    pieces = [b'{"body": "Hel', b'lo", "no_such_field": 1', b"}"]
+    assert _run(lane, _body(*pieces)) == _body(b"".join(pieces))
+    assert lane.counts.passed_on == 1
+
+
+def test_an_over_large_body_and_a_client_gone_away_reach_fastapi_as_they_came():
+    lane = IntakeLane(None, path="/api/v1/cases")  # type: ignore[arg-type]
     big = b"x" * (MAX_BODY_BYTES // 2 + 1)
-    messages = [
-        {"type": "http.request", "body": b'{"body": "', "more_body": True},
-        {"type": "http.request", "body": big, "more_body": True},
-        {"type": "http.request", "body": big, "more_body": True},  # past the limit: it stops here
-        {"type": "http.request", "body": b'"}', "more_body": False},
-    ]
-    assert _run(IntakeLane(None, path="/api/v1/cases"), messages) == messages  # type: ignore[arg-type]
-    gone = [{"type": "http.request", "body": b'{"bo', "more_body": True}, {"type": "http.disconnect"}]
-    assert _run(IntakeLane(None, path="/api/v1/cases"), gone) == gone  # type: ignore[arg-type]
+    # Past the limit the lane stops reading: what it read goes on as one piece, then the rest.
+    sent = _body(b'{"body": "', big, big, b'"}')
+    assert _run(lane, sent) == [*_body(b'{"body": "' + big + big, more=True), sent[-1]]
+    trickled = _body(*[b" "] * (MAX_MESSAGES + 5), b"{}")
+    assert _run(lane, trickled) == [*_body(b" " * MAX_MESSAGES, more=True), *trickled[MAX_MESSAGES:]]
+    gone = [*_body(b'{"bo', more=True), {"type": "http.disconnect"}]
+    assert _run(lane, gone) == gone
+
+
+def test_the_lane_matches_the_path_as_the_router_does_under_a_proxy_prefix():
+    lane = IntakeLane(None, path="/api/v1/cases")  # type: ignore[arg-type]
+    _run(lane, _body(b"{}"), root_path="/ownwell", path="/ownwell/api/v1/cases")
+    assert lane.counts.passed_on == 1  # considered: it is the intake's path under /ownwell
+    _run(lane, _body(b"{}"), root_path="/api", path="/api/v1/cases")  # that is /v1/cases: a 404
+    assert lane.counts.passed_on == 1

@@ -16,11 +16,14 @@ app's own handler for that error.
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ownwell.cases.schemas import CaseIn
@@ -31,6 +34,8 @@ from ownwell.staff.security import hash_token
 
 # Far above any valid intake (a 20,000-character body in JSON); past it, FastAPI decides.
 MAX_BODY_BYTES = 256 * 1024
+# A body trickled in a byte at a time (or in empty messages) is FastAPI's to read, too.
+MAX_MESSAGES = 1024
 
 
 @dataclass
@@ -48,19 +53,19 @@ class IntakeLane:
         self.counts = LaneCounts()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["method"] != "POST" or _route_path(scope) != self.path:
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
+        request = Request(scope, receive)
         if not self._known_json_caller(request):
             self.counts.passed_on += 1
             await self.app(scope, receive, send)
             return
-        messages, complete = await _read_body(receive)
-        data = _valid_intake(b"".join(m.get("body", b"") for m in messages)) if complete else None
+        body, complete, rest = await _read_body(receive)
+        data = _valid_intake(body) if complete else None
         if data is None:
             self.counts.passed_on += 1
-            await self.app(scope, _replaying(messages, receive), send)
+            await self.app(scope, _replaying(body, complete, rest, receive), send)
             return
         self.counts.taken += 1
         from ownwell.cases.api import take_in  # the route's module imports the whole domain
@@ -68,7 +73,7 @@ class IntakeLane:
         try:
             response = await take_in(request, data)
         except AppError as exc:
-            response = await scope["app"].exception_handlers[AppError](request, exc)
+            response = await _handled(scope["app"], request, exc)
         await response(scope, receive, send)
 
     def _known_json_caller(self, request: Request) -> bool:
@@ -82,21 +87,30 @@ class IntakeLane:
         return token_recently_seen(short_cache(factory), hash_token(token.strip()))
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bool]:
-    """The messages read, and whether they hold the whole body. It stops past MAX_BODY_BYTES,
-    and at anything that is not body (the client went away): FastAPI then gets to see it."""
-    messages: list[Message] = []
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: without the prefix a proxy serves the app under."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool, Message | None]:
+    """The body read so far, whether that is all of it, and the message it stopped at if that
+    was not body (the client went away). It stops past MAX_BODY_BYTES or MAX_MESSAGES."""
+    chunks: list[bytes] = []
     size = 0
-    while True:
+    for _ in range(MAX_MESSAGES):
         message = await receive()
-        messages.append(message)
         if message["type"] != "http.request":
-            return messages, False
-        size += len(message.get("body", b""))
+            return b"".join(chunks), False, message
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
         if not message.get("more_body", False):
-            return messages, True
+            return b"".join(chunks), True, None
         if size > MAX_BODY_BYTES:
-            return messages, False
+            break
+    return b"".join(chunks), False, None
 
 
 def _valid_intake(body: bytes) -> CaseIn | None:
@@ -109,9 +123,12 @@ def _valid_intake(body: bytes) -> CaseIn | None:
         return None
 
 
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    """`receive` as if nothing had been read from it yet."""
-    pending = list(messages)
+def _replaying(body: bytes, complete: bool, rest: Message | None, receive: Receive) -> Receive:
+    """`receive` as if nothing had been read from it: the body read so far as one message,
+    then the message the reading stopped at, then whatever the client sends next."""
+    pending = [{"type": "http.request", "body": body, "more_body": not complete}]
+    if rest is not None:
+        pending.append(rest)
 
     async def replay() -> Message:
         if pending:
@@ -119,3 +136,13 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+async def _handled(app: Any, request: Request, exc: AppError) -> Response:
+    """The answer the app's exception handlers give `exc`, found as Starlette finds it."""
+    for cls in type(exc).__mro__:
+        handler = app.exception_handlers.get(cls)
+        if handler is not None:
+            answer = handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer  # type: ignore[no-any-return]
+    raise exc
