@@ -1,8 +1,9 @@
 """A short way in for the busiest write: `POST /api/v1/cases` from a token seen a moment ago.
 
-FastAPI spends on each request about a tenth of the intake's whole cost before the command
-runs: matching the path against every route, solving the route's dependencies, wrapping the
-body. None of it is needed to tell that a request is an ordinary intake. This middleware takes
+Before the command runs, FastAPI matches the path against every route, solves the route's
+dependencies and wraps the body: 6 % of an intake's instructions when intakes come one at a
+time (bench/RESULTS.md, "an intake lane"). None of it is needed to tell that a request is an
+ordinary intake. This middleware takes
 the requests FastAPI would answer the ordinary way (a bearer token the process knows, a JSON
 body that `CaseIn` accepts) and runs the very same command (`cases.api.take_in`) with the
 very same answer.
