@@ -4,6 +4,7 @@ still gets exactly the answer (and leaves exactly the rows) it would have on its
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -71,6 +72,11 @@ def _department_of_agents(admin, *names: str) -> tuple[str, dict[str, str]]:  # 
         for name in names
     }
     return shipping, members
+
+
+def _first_table(statement: str) -> str:
+    """The first table a SELECT reads from (past any subqueries' parentheses)."""
+    return re.findall(r"\bFROM (\w+)", statement)[0]
 
 
 def _count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
@@ -181,9 +187,8 @@ def test_a_shared_transaction_reads_customers_and_candidates_once(
     reads: list[str] = []
 
     def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        words = statement.split()
-        if words[0].upper() == "SELECT":
-            reads.append(words[words.index("FROM") + 1])
+        if statement.split()[0].upper() == "SELECT":
+            reads.append(_first_table(statement))
 
     event.listen(db, "before_cursor_execute", note_reads)
     try:
@@ -205,6 +210,48 @@ def test_a_shared_transaction_reads_customers_and_candidates_once(
     assert len(owners_of_returning) == 3  # the returning ones landed on their own customers
     assert sorted(owner for _, _, owner in answers) == ["Bea"] * 4 + ["Cy"] * 4
     assert _count(session_factory, Customer) == 3 + 4
+
+
+def test_one_read_serves_the_routing_of_every_kind_of_case_in_a_shared_transaction(
+    admin, session_factory, settings, clock, db
+):
+    """Cases for two departments and unattributed ones, together: the candidates of all three
+    picks come from one statement, and each case still goes where routing says."""
+    shipping, _ = _department_of_agents(admin, "Bea", "Cy")
+    billing = admin.post("/departments", {"name": "Billing"}).json()["id"]
+    dee = {"name": "Dee", "email": "dee@acme.test", "role": "agent", "department_ids": [billing]}
+    admin.post("/staff", dee)
+    admin.post("/staff", {"name": "Eve", "email": "eve@acme.test", "role": "agent"})
+    queue = GroupCommit(session_factory)
+    departments = [shipping, billing, None] * 3
+    jobs = [
+        _intake(settings, clock, customer={"emails": [f"k{i}@x.example"]}, caused_by_department_id=department)
+        for i, department in enumerate(departments)
+    ]
+    reads: list[str] = []
+
+    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement.split()[0].upper() == "SELECT":
+            reads.append(_first_table(statement))
+
+    event.listen(db, "before_cursor_execute", note_reads)
+    try:
+        answers = _run_together(queue, jobs)
+    finally:
+        event.remove(db, "before_cursor_execute", note_reads)
+
+    assert queue.shared_commits == 1
+    assert reads.count("staff") == 1
+    owners = [owner for _, _, owner in answers]
+    # In order, fewest open cases first counting the block's own picks, ties to the older
+    # member: Shipping's pair take turns, Billing has only Dee, and the unattributed ones go to
+    # whichever agent has the fewest by then (Cy, then Eve twice).
+    assert owners == ["Bea", "Dee", "Cy", "Bea", "Dee", "Eve", "Cy", "Dee", "Eve"]
+    with session_factory() as session:
+        counts = dict(session.execute(select(Staff.name, Staff.open_case_count)).tuples().all())
+    assert {name: counts[name] for name in ("Bea", "Cy", "Dee", "Eve")} == {
+        name: owners.count(name) for name in ("Bea", "Cy", "Dee", "Eve")
+    }
 
 
 def test_a_shared_transaction_writes_its_counters_in_the_round_trip_of_its_rows(

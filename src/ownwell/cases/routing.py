@@ -20,6 +20,15 @@ class RoutedBy(StrEnum):
     assigned = "assigned"
 
 
+def expect_owner(session: Session, *, department_id: str | None) -> None:
+    """A command of a shared block will route a case: read its likely candidates with the
+    block's first pick (the department's members, else the agents)."""
+    if department_id:
+        staff_repository.expect_claim(session, department_id=department_id)
+    else:
+        staff_repository.expect_claim(session, roles=(Role.agent,))
+
+
 def claim_owner(session: Session, *, department_id: str | None, customer: Customer) -> tuple[Staff, RoutedBy]:
     """An on-duty member of the causing department (fewest open cases first), else the
     customer's personal contact when on duty, else the least-loaded agent (else anyone on duty),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ownwell.cases import repository, rules, timeline
 from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseKind, CaseStatus, Visibility
-from ownwell.cases.routing import RoutedBy, claim_owner
+from ownwell.cases.routing import RoutedBy, claim_owner, expect_owner
 from ownwell.cases.schemas import CaseIn, CasePatch
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
@@ -117,6 +117,7 @@ def expect_case(session: Session, data: CaseIn) -> None:
     """`create_case` will run for this input in a shared transaction: say what it will read."""
     if data.customer_id is None and data.customer is not None:
         customer_service.expect_customer(session, data.customer)
+    expect_owner(session, department_id=data.caused_by_department_id)
 
 
 def create_case(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Select, bindparam, select, text, update
-from sqlalchemy.orm import Session, make_transient_to_detached, selectinload
+from sqlalchemy import Integer, Select, bindparam, literal_column, select, text, union_all, update
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from ownwell.db import (
@@ -26,6 +27,7 @@ from ownwell.kit.pipeline import Statement
 from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_departments
 
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
+_Candidates = list[tuple[Staff, int]]  # a routing pick's candidates and their open cases
 
 
 def get_department(session: Session, department_id: str, *, field: str | None = None) -> Department:
@@ -117,15 +119,11 @@ def claim_least_loaded(
     Members whose row another transaction is counting right now are skipped (SKIP LOCKED on
     PostgreSQL; SQLite has no concurrent writers), so concurrent cases spread over the team
     instead of queueing on one row; if every candidate is busy, the second try waits."""
-    params: dict[str, object] = {}
-    if department_id is not None:
-        params["department_id"] = department_id
-    if roles:
-        params["roles"] = [str(role) for role in roles]
     # Otherwise (alone, or a lone request) the pick holds the row it counted until the commit,
     # skipping rows others hold.
     if counts_at_end(session):
-        return _claim_in_shared_transaction(session, department_id is not None, bool(roles), params)
+        return _claim_in_shared_transaction(session, _Pick.of(department_id, roles))
+    params = _Pick.of(department_id, roles).params
     for skip_locked in (True, False):
         statement = _claim_statement(department_id is not None, bool(roles), skip_locked)
         claimed = session.scalars(statement, params).one_or_none()
@@ -159,9 +157,39 @@ def count_open_cases_later(session: Session, staff_id: str, delta: int) -> None:
     pending[staff_id] = pending.get(staff_id, 0) + delta
 
 
-def _claim_in_shared_transaction(
-    session: Session, by_department: bool, by_roles: bool, params: dict[str, object]
-) -> Staff | None:
+@dataclass(frozen=True)
+class _Pick:
+    """What a routing pick asks for: members of a department and/or holders of some roles."""
+
+    department_id: str | None
+    roles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, department_id: str | None, roles: Sequence[Role]) -> _Pick:
+        return cls(department_id, tuple(str(role) for role in roles))
+
+    @property
+    def shape(self) -> tuple[bool, bool]:
+        return self.department_id is not None, bool(self.roles)
+
+    @property
+    def params(self) -> dict[str, object]:
+        params: dict[str, object] = {}
+        if self.department_id is not None:
+            params["department_id"] = self.department_id
+        if self.roles:
+            params["roles"] = list(self.roles)
+        return params
+
+
+def expect_claim(session: Session, *, department_id: str | None = None, roles: Sequence[Role] = ()) -> None:
+    """In a shared block: a command will ask routing for this pick; its candidates are read
+    with the block's first pick, in the same statement."""
+    if counts_at_end(session):
+        shared_scratch(session).setdefault(_EXPECTED_PICKS, set()).add(_Pick.of(department_id, roles))
+
+
+def _claim_in_shared_transaction(session: Session, pick: _Pick) -> Staff | None:
     """Routing's pick when many cases share one transaction. Nobody's row is locked for the
     whole transaction (a concurrent one would queue behind it, or deadlock with it): the pick
     reads the counters, adds what this transaction has already given out, and the counters are
@@ -174,14 +202,16 @@ def _claim_in_shared_transaction(
     # One read serves the block's later picks of the same kind while that still holds, so it
     # reads as many more as the block has commands.
     raised_only = all(delta >= 0 for delta in pending.values())
-    shape = (by_department, by_roles, repr(params))
-    read: dict[object, tuple[int, list[tuple[Staff, int]]]] = scratch.setdefault(_CANDIDATES, {})
-    limit, rows = read.get(shape, (0, []))
+    read: dict[_Pick, tuple[int, _Candidates]] = scratch.setdefault(_CANDIDATES, {})
+    limit, rows = read.get(pick, (0, []))
     if not raised_only or (len(pending) >= limit and len(rows) >= limit):
         limit = len(pending) + shared_commands(session) if raised_only else 1_000_000
-        statement = _candidates_statement(by_department, by_roles)
-        rows = [(staff, count) for staff, count in session.execute(statement, {**params, "limit": limit})]
-        read[shape] = (limit, rows)
+        # The picks the block's other commands said they would make, not read yet, come along;
+        # in a set order, so that the statement's few shapes are compiled once each.
+        expected = scratch.get(_EXPECTED_PICKS, set())
+        picks = sorted({pick} | (expected - read.keys()), key=lambda each: (each.shape, repr(each)))
+        read.update({each: (limit, found) for each, found in _read_candidates(session, picks, limit).items()})
+        rows = read[pick][1]
     if not rows:
         return None
     staff, _count = min(rows, key=lambda row: (row[1] + pending.get(row[0].id, 0), row[0].id))
@@ -189,22 +219,48 @@ def _claim_in_shared_transaction(
     return staff
 
 
+def _read_candidates(session: Session, picks: list[_Pick], limit: int) -> dict[_Pick, _Candidates]:
+    """The first `limit` candidates of each pick, fewest open cases first, in one statement."""
+    values: dict[str, object] = {"limit": limit}
+    for branch, pick in enumerate(picks):
+        values.update({f"{name}_{branch}": value for name, value in pick.params.items()})
+    found: dict[_Pick, _Candidates] = {pick: [] for pick in picks}
+    statement = _candidates_statement(tuple(pick.shape for pick in picks))
+    for staff, count, branch in session.execute(statement, values):
+        found[picks[branch]].append((staff, count))
+    return found
+
+
 @functools.cache
-def _candidates_statement(by_department: bool, by_roles: bool) -> Select[tuple[Staff, int]]:
-    candidates = select(Staff, Staff.open_case_count)
-    return _least_loaded_first(candidates, by_department, by_roles).limit(bindparam("limit"))
+def _candidates_statement(shapes: tuple[tuple[bool, bool], ...]) -> Select[tuple[Staff, int, int]]:
+    # One branch a pick, each with its own order and limit; `branch` says whose row it is.
+    branches = [
+        _least_loaded_first(
+            select(*_staff.c, literal_column(str(branch), Integer).label("branch")),
+            by_department,
+            by_roles,
+            suffix=f"_{branch}",
+        )
+        .limit(bindparam("limit"))
+        .subquery()
+        for branch, (by_department, by_roles) in enumerate(shapes)
+    ]
+    combined = union_all(*(select(branch) for branch in branches)).subquery()
+    staff = aliased(Staff, combined)
+    return select(staff, combined.c.open_case_count, combined.c.branch)
 
 
-def _least_loaded_first(candidates: S, by_department: bool, by_roles: bool) -> S:
+def _least_loaded_first(candidates: S, by_department: bool, by_roles: bool, suffix: str = "") -> S:
     """Who may own a routed case, fewest open cases first (ties by id): on duty, in the
-    department (`:department_id`) and/or holding one of the roles (`:roles`)."""
+    department (`:department_id`) and/or holding one of the roles (`:roles`), the parameters'
+    names ending in `suffix`."""
     candidates = candidates.where(Staff.on_duty.is_(True))
     if by_department:
         candidates = candidates.join(staff_departments, staff_departments.c.staff_id == Staff.id).where(
-            staff_departments.c.department_id == bindparam("department_id")
+            staff_departments.c.department_id == bindparam("department_id" + suffix)
         )
     if by_roles:
-        candidates = candidates.where(Staff.role.in_(bindparam("roles", expanding=True)))
+        candidates = candidates.where(Staff.role.in_(bindparam("roles" + suffix, expanding=True)))
     return candidates.order_by(Staff.open_case_count, Staff.id)
 
 
@@ -227,6 +283,7 @@ _SHORT_LOCK_WAIT = text("SET LOCAL lock_timeout = '200ms'")
 _USUAL_LOCK_WAIT = text("SET LOCAL lock_timeout TO DEFAULT")
 _PENDING_COUNTS = "open_cases"
 _CANDIDATES = "routing_candidates"
+_EXPECTED_PICKS = "routing_expected"
 _staff = Staff.__table__
 _ADD_OPEN_CASES = (
     update(_staff)
