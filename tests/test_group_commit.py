@@ -248,10 +248,84 @@ def test_one_read_serves_the_routing_of_every_kind_of_case_in_a_shared_transacti
     # whichever agent has the fewest by then (Cy, then Eve twice).
     assert owners == ["Bea", "Dee", "Cy", "Bea", "Dee", "Eve", "Cy", "Dee", "Eve"]
     with session_factory() as session:
-        counts = dict(session.execute(select(Staff.name, Staff.open_case_count)).tuples().all())
+        counts = dict(session.execute(select(Staff.name, Staff.open_case_count)).all())
     assert {name: counts[name] for name in ("Bea", "Cy", "Dee", "Eve")} == {
         name: owners.count(name) for name in ("Bea", "Cy", "Dee", "Eve")
     }
+
+
+def test_a_shared_transaction_routes_as_cases_taken_one_by_one_would_be(
+    admin, session_factory, settings, clock, db
+):
+    """A member of two departments, a department with nobody in it (its cases fall back to the
+    agents) and unequal loads to start from: the batch's owners are exactly those of routing
+    the cases one after another, fewest open cases first, ties to the older member."""
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()["id"]
+    billing = admin.post("/departments", {"name": "Billing"}).json()["id"]
+    empty = admin.post("/departments", {"name": "Empty"}).json()["id"]
+    for name, departments in (
+        ("Bea", [shipping]),
+        ("Cy", [shipping, billing]),
+        ("Dee", [billing]),
+        ("Eve", []),
+    ):
+        member = {
+            "name": name,
+            "email": f"{name.lower()}@acme.test",
+            "role": "agent",
+            "department_ids": departments,
+        }
+        admin.post("/staff", member)
+    loads = {"Bea": 2, "Cy": 0, "Dee": 1, "Eve": 3}
+    with unit_of_work(session_factory) as session:
+        for name, load in loads.items():
+            session.execute(update(Staff).where(Staff.name == name).values(open_case_count=load))
+    with session_factory() as session:
+        ids = dict(session.execute(select(Staff.name, Staff.id).where(Staff.name.in_(loads))).all())
+    in_department = {shipping: ["Bea", "Cy"], billing: ["Cy", "Dee"], empty: [], None: []}
+    order = [
+        shipping,
+        billing,
+        empty,
+        None,
+        shipping,
+        shipping,
+        billing,
+        None,
+        empty,
+        shipping,
+        billing,
+        None,
+    ]
+    expected, counts = [], dict(loads)
+    for department in order:
+        candidates = in_department[department] or list(loads)  # no one there: the agents
+        owner = min(candidates, key=lambda name: (counts[name], ids[name]))
+        counts[owner] += 1
+        expected.append(owner)
+    queue = GroupCommit(session_factory)
+    jobs = [
+        _intake(settings, clock, customer={"emails": [f"r{i}@x.example"]}, caused_by_department_id=department)
+        for i, department in enumerate(order)
+    ]
+    reads: list[str] = []
+
+    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement.split()[0].upper() == "SELECT":
+            reads.append(_first_table(statement))
+
+    event.listen(db, "before_cursor_execute", note_reads)
+    try:
+        answers = _run_together(queue, jobs)
+    finally:
+        event.remove(db, "before_cursor_execute", note_reads)
+
+    assert queue.shared_commits == 1
+    assert [owner for _, _, owner in answers] == expected
+    assert reads.count("staff") == 1  # the empty department's fallback was read with the rest
+    with session_factory() as session:
+        stored = dict(session.execute(select(Staff.name, Staff.open_case_count)).all())
+    assert {name: stored[name] for name in loads} == counts
 
 
 def test_a_shared_transaction_writes_its_counters_in_the_round_trip_of_its_rows(

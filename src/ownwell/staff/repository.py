@@ -200,7 +200,8 @@ def _claim_in_shared_transaction(session: Session, pick: _Pick) -> Staff | None:
     # Whoever is not among the first len(pending) + 1 cannot beat them: this transaction can
     # have raised at most len(pending) of them (and lowered none, or all must be looked at).
     # One read serves the block's later picks of the same kind while that still holds, so it
-    # reads as many more as the block has commands.
+    # reads as many more as the block has commands; it reads them for every pick the block's
+    # commands said they would make, too, whenever those rows were read.
     raised_only = all(delta >= 0 for delta in pending.values())
     read: dict[_Pick, tuple[int, _Candidates]] = scratch.setdefault(_CANDIDATES, {})
     limit, rows = read.get(pick, (0, []))
