@@ -328,6 +328,96 @@ def test_a_shared_transaction_routes_as_cases_taken_one_by_one_would_be(
     assert {name: stored[name] for name in loads} == counts
 
 
+def test_a_shared_transaction_writes_events_and_messages_as_plain_rows_stored_as_the_orm_would(
+    admin, session_factory, settings, clock, db
+):
+    """The case's first event and acknowledgement go as plain rows in a shared transaction (no
+    ORM objects), and are stored exactly as the ORM stores them for a case opened on its own."""
+    shipping, _ = _department_of_agents(admin, "Bea", "Cy")
+    data = CaseIn.model_validate(
+        {
+            "body": "Parcel «late» 🚚",
+            "customer": {"emails": ["alone@example.com"]},
+            "caused_by_department_id": shipping,
+        }
+    )
+    with unit_of_work(session_factory) as session:  # on its own: ORM objects, as everywhere else
+        alone = service.create_case(session, data=data, actor=None, now=clock.now(), settings=settings).id
+    orm_objects: list[str] = []
+
+    def intake(email):  # type: ignore[no-untyped-def]
+        job = _intake(
+            settings, clock, customer={"emails": [email]}, caused_by_department_id=shipping, body=data.body
+        )
+
+        def counted(session):  # type: ignore[no-untyped-def]
+            answer = job(session)
+            orm_objects.extend(
+                type(o).__name__ for o in session.new if isinstance(o, (CaseEvent, OutboxMessage))
+            )
+            return answer
+
+        counted.hint = job.hint  # type: ignore[attr-defined]
+        return counted
+
+    queue = GroupCommit(session_factory)
+    answers = _run_together(queue, [intake(f"s{i}@example.com") for i in range(3)])
+    assert queue.shared_commits == 1 and orm_objects == []
+
+    def stored(case_id):  # type: ignore[no-untyped-def]
+        with session_factory() as session:
+            event = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id)).one()
+            message = session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case_id)).one()
+            ignore = {
+                "id",
+                "case_id",
+                "actor_customer_id",
+                "actor_name",
+                "idempotency_key",
+                "recipient",
+                "recipient_customer_id",
+            }
+            assert (
+                event.actor_customer_id
+                == message.recipient_customer_id
+                == session.get(Case, case_id).customer_id
+            )
+            return (
+                {c.key: getattr(event, c.key) for c in CaseEvent.__table__.columns if c.key not in ignore},
+                {
+                    c.key: getattr(message, c.key)
+                    for c in OutboxMessage.__table__.columns
+                    if c.key not in ignore
+                },
+            )
+
+    event_alone, message_alone = stored(alone)
+    for case_id, customer_id, owner in answers:
+        event, message = stored(case_id)
+        assert customer_id != alone
+        assert event["data"].pop("owner")["name"] == owner  # who got it is routing's affair
+        event_alone["data"].pop("owner", None)
+        assert event == event_alone and event["text"] == "Parcel «late» 🚚"
+        assert {**message, "body": ""} == {**message_alone, "body": ""}
+        assert owner in message["body"] and "/portal/" in message["body"]
+
+
+def test_a_plain_row_is_never_queued_where_it_could_outlive_a_rollback(session_factory, db):
+    """`add_new_row` queues only in a block whose transaction ends with it, and not inside a
+    savepoint (rolling that back would leave the row queued); elsewhere the caller adds an ORM
+    object, as everywhere else."""
+    from ownwell.db import add_new_row, shared_writes
+
+    table = OutboxMessage.__table__
+    with unit_of_work(session_factory) as session:
+        assert add_new_row(session, table, {}) is False  # no shared block
+        with shared_writes(session, commands=2, commit_follows=False):  # order ingest's kind
+            assert add_new_row(session, table, {}) is False
+        with shared_writes(session, commands=2, commit_follows=True), session.begin_nested():
+            assert add_new_row(session, table, {}) is False
+        session.rollback()
+
+
 def test_a_shared_transaction_writes_its_counters_in_the_round_trip_of_its_rows(
     admin, session_factory, settings, clock, db
 ):

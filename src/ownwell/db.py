@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event, inspect
+from sqlalchemy import MetaData, Table, create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import (
     MANYTOONE,
@@ -235,11 +235,12 @@ def shared_writes(session: Session, *, commands: int = 1, commit_follows: bool =
         writes = session.info.get(_SHARED_WRITES, [])
         insert_pending(session, then=[statement for write in writes for statement in write(session)])
     finally:
-        for key in (GROUPED, _SHARED_WRITES, _SHARED_SCRATCH):
+        for key in (GROUPED, _SHARED_WRITES, _SHARED_SCRATCH, _NEW_ROWS):
             session.info.pop(key, None)
 
 
 _SHARED_WRITES = "ownwell_shared_writes"
+_NEW_ROWS = "ownwell_new_rows"
 _SHARED_SCRATCH = "ownwell_shared_scratch"
 _COMMANDS = "ownwell_commands"
 _COMMIT_FOLLOWS = "ownwell_commit_follows"
@@ -256,19 +257,53 @@ def insert_new(session: Session) -> None:
         insert_pending(session)
 
 
+def add_new_row(session: Session, table: Table, values: dict[str, Any]) -> bool:
+    """A new row that nothing reads back before the commit (a timeline event, an outbox
+    message), queued without an ORM object, whose bookkeeping costs more than the row: in group
+    commit's shared block (the transaction ends with it) it goes in with the block's other new
+    rows, after the rows it refers to. False elsewhere (and inside a savepoint, whose rollback
+    could not take the row back): then the caller adds an ORM object. No session or mapper
+    event sees a plain row, so a caller whose rows something hooks on must not use this.
+
+    Columns not given get what `_insert_row` gives them: their Python default, else NULL (for
+    a JSON column, JSON null)."""
+    if not (grouped(session) and commit_follows(session)) or session.in_nested_transaction():
+        return False
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.key in values:
+            row[column.key] = values[column.key]
+        elif column.default is not None and column.default.is_scalar:
+            row[column.key] = column.default.arg
+        elif column.default is None and column.server_default is None and column.nullable:
+            row[column.key] = None
+        elif column.default is None and column.server_default is None:
+            raise ValueError(f"a new {table.name} row needs {column.key}")
+    if unknown := values.keys() - row.keys():
+        raise ValueError(f"{table.name} has no column {sorted(unknown)[0]}")
+    session.info.setdefault(_NEW_ROWS, []).append((table, row))
+    return True
+
+
 def insert_pending(session: Session, *, then: Sequence[pipeline.Statement] = ()) -> None:
     """`insert_new`'s writing, now, even in a shared block (see `lone_request`); then `then`'s
-    statements. On PostgreSQL, when nothing else waits to be flushed, all of it is one round trip."""
+    statements. On PostgreSQL, when nothing else waits to be flushed, all of it is one round trip.
+    Rows queued by `add_new_row` go with the others, each table after the tables it refers to."""
     rows = _insert_rows(session)
-    if not rows and not then:
+    plain: list[tuple[Table, dict[str, Any]]] = session.info.pop(_NEW_ROWS, [])
+    if rows is None and plain:
+        session.flush()  # the ORM writes what it must first: the queued rows may refer to it
+        rows = []
+    if not rows and not then and not plain:
         session.flush()
         return
     connection = session.connection()
     by_table: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
-    if rows:
+    if rows or plain:
         order = _table_order()
-        for obj, row in sorted(rows, key=lambda item: order[type(item[0]).__table__]):
-            by_table.setdefault((type(obj).__table__, tuple(row)), []).append(row)
+        tables = [(type(obj).__table__, row) for obj, row in rows or ()] + plain
+        for table, row in sorted(tables, key=lambda item: order[item[0]]):
+            by_table.setdefault((table, tuple(row)), []).append(row)
     inserts = [(table, table_rows) for (table, _columns), table_rows in by_table.items()]
     pipelined = pipeline.available(connection)  # PostgreSQL: every table's INSERT in one round trip
     # Changed rows are flushed between the inserts and `then`; with none, `then` goes along.

@@ -70,7 +70,7 @@ def tell_customer(
     fresh: bool = False,
 ) -> None:
     emails, phones, _ = customer_service.identifiers_of(customer)
-    message = enqueue_to_customer(
+    queued = enqueue_to_customer(
         session,
         customer=customer,
         emails=emails,
@@ -84,7 +84,7 @@ def tell_customer(
         case_id=case.id,
         fresh=fresh,
     )
-    if message is None:
+    if not queued:
         timeline.record(
             session,
             case_id=case.id,
@@ -205,7 +205,7 @@ def open_case(
     )
     case.owner = owner
     session.add(case)
-    timeline.record(
+    timeline.append(
         session,
         case_id=case.id,
         kind="case_created",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ownwell.config import Settings
 from ownwell.customers.models import Channel, Customer
+from ownwell.db import add_new_row
 from ownwell.kit.ids import new_id
 from ownwell.notifications import rules
 from ownwell.notifications.models import OutboxMessage, OutboxStatus
@@ -53,24 +54,60 @@ def enqueue(
     if existing is not None:
         return existing
     message = OutboxMessage(
-        id=new_id("msg"),
-        idempotency_key=key,
-        case_id=case_id,
-        channel=channel,
-        recipient=recipient,
-        recipient_customer_id=customer_id,
-        recipient_staff_id=staff_id,
-        kind=kind,
-        subject=subject,
-        body=body,
-        headers=headers or {},
-        status=initial_status(channel, settings),
-        attempts=0,
-        next_attempt_at=not_before or now,
-        created_at=now,
+        **_values(
+            key=key,
+            channel=channel,
+            recipient=recipient,
+            kind=kind,
+            subject=subject,
+            body=body,
+            created_at=now,
+            status=initial_status(channel, settings),
+            case_id=case_id,
+            customer_id=customer_id,
+            staff_id=staff_id,
+            not_before=not_before,
+            headers=headers,
+        )
     )
     session.add(message)
     return message
+
+
+def _values(
+    *,
+    key: str,
+    channel: Channel,
+    recipient: str,
+    kind: str,
+    subject: str,
+    body: str,
+    created_at: datetime,
+    status: OutboxStatus,
+    case_id: str | None,
+    customer_id: str | None,
+    staff_id: str | None,
+    not_before: datetime | None,
+    headers: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A new message's columns."""
+    return {
+        "id": new_id("msg"),
+        "idempotency_key": key,
+        "case_id": case_id,
+        "channel": channel,
+        "recipient": recipient,
+        "recipient_customer_id": customer_id,
+        "recipient_staff_id": staff_id,
+        "kind": kind,
+        "subject": subject,
+        "body": body,
+        "headers": headers or {},
+        "status": status,
+        "attempts": 0,
+        "next_attempt_at": not_before or created_at,
+        "created_at": created_at,
+    }
 
 
 def enqueue_to_customer(
@@ -87,31 +124,52 @@ def enqueue_to_customer(
     settings: Settings,
     case_id: str | None = None,
     fresh: bool = False,
-) -> OutboxMessage | None:
-    """Queue a message by the customer's preferences; None when they asked not to be contacted."""
+) -> bool:
+    """Queue a message by the customer's preferences; False when they asked not to be contacted.
+    A `fresh` key (see `enqueue`) in group commit's shared block goes as a plain new row
+    (db.add_new_row), without an ORM object."""
     if customer.do_not_contact:
-        return None
+        return False
     channel, recipient = rules.choose_route(
         customer.preferred_channel, emails=emails, phones=phones, customer_id=customer.id
     )
     not_before = rules.quiet_until(
         now, start=customer.quiet_start, end=customer.quiet_end, zone=customer.timezone
     )
-    return enqueue(
-        session,
+    if not fresh:  # the key may have been queued already: `enqueue` looks it up
+        enqueue(
+            session,
+            key=key,
+            channel=channel,
+            recipient=recipient,
+            kind=kind,
+            subject=subject,
+            body=body,
+            now=now,
+            settings=settings,
+            case_id=case_id,
+            customer_id=customer.id,
+            not_before=not_before,
+        )
+        return True
+    values = _values(
         key=key,
         channel=channel,
         recipient=recipient,
         kind=kind,
         subject=subject,
         body=body,
-        now=now,
-        settings=settings,
+        created_at=now,
+        status=initial_status(channel, settings),
         case_id=case_id,
         customer_id=customer.id,
+        staff_id=None,
         not_before=not_before,
-        fresh=fresh,
+        headers=None,
     )
+    if not add_new_row(session, OutboxMessage.__table__, values):
+        session.add(OutboxMessage(**values))  # what `enqueue` does with a fresh key
+    return True
 
 
 def enqueue_to_staff(
