@@ -74,6 +74,21 @@ def _department_of_agents(admin, *names: str) -> tuple[str, dict[str, str]]:  # 
     return shipping, members
 
 
+def _run_noting_reads(db, queue, jobs):  # type: ignore[no-untyped-def]
+    """`_run_together`, and the first table of each SELECT sent meanwhile."""
+    reads: list[str] = []
+
+    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement.split()[0].upper() == "SELECT":
+            reads.append(_first_table(statement))
+
+    event.listen(db, "before_cursor_execute", note_reads)
+    try:
+        return _run_together(queue, jobs), reads
+    finally:
+        event.remove(db, "before_cursor_execute", note_reads)
+
+
 def _first_table(statement: str) -> str:
     """The first table a SELECT reads from (past any subqueries' parentheses)."""
     return re.findall(r"\bFROM (\w+)", statement)[0]
@@ -184,17 +199,7 @@ def test_a_shared_transaction_reads_customers_and_candidates_once(
         )
         for i in range(8)
     ]
-    reads: list[str] = []
-
-    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        if statement.split()[0].upper() == "SELECT":
-            reads.append(_first_table(statement))
-
-    event.listen(db, "before_cursor_execute", note_reads)
-    try:
-        answers = _run_together(queue, jobs)
-    finally:
-        event.remove(db, "before_cursor_execute", note_reads)
+    answers, reads = _run_noting_reads(db, queue, jobs)
 
     assert queue.shared_commits == 1
     # One read of customers (with their identifiers) and one of staff for all 8 (the cached
@@ -228,17 +233,7 @@ def test_one_read_serves_the_routing_of_every_kind_of_case_in_a_shared_transacti
         _intake(settings, clock, customer={"emails": [f"k{i}@x.example"]}, caused_by_department_id=department)
         for i, department in enumerate(departments)
     ]
-    reads: list[str] = []
-
-    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        if statement.split()[0].upper() == "SELECT":
-            reads.append(_first_table(statement))
-
-    event.listen(db, "before_cursor_execute", note_reads)
-    try:
-        answers = _run_together(queue, jobs)
-    finally:
-        event.remove(db, "before_cursor_execute", note_reads)
+    answers, reads = _run_noting_reads(db, queue, jobs)
 
     assert queue.shared_commits == 1
     assert reads.count("staff") == 1
@@ -308,17 +303,7 @@ def test_a_shared_transaction_routes_as_cases_taken_one_by_one_would_be(
         _intake(settings, clock, customer={"emails": [f"r{i}@x.example"]}, caused_by_department_id=department)
         for i, department in enumerate(order)
     ]
-    reads: list[str] = []
-
-    def note_reads(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        if statement.split()[0].upper() == "SELECT":
-            reads.append(_first_table(statement))
-
-    event.listen(db, "before_cursor_execute", note_reads)
-    try:
-        answers = _run_together(queue, jobs)
-    finally:
-        event.remove(db, "before_cursor_execute", note_reads)
+    answers, reads = _run_noting_reads(db, queue, jobs)
 
     assert queue.shared_commits == 1
     assert [owner for _, _, owner in answers] == expected

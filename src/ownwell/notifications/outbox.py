@@ -46,11 +46,7 @@ def enqueue(
     """Queue one message in the caller's transaction; the same key never queues twice.
     A key built from a row created in this same transaction is `fresh` and skips the look-up
     (the unique index still guards it)."""
-    existing = (
-        None
-        if fresh
-        else session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
-    )
+    existing = None if fresh else _queued(session, key)
     if existing is not None:
         return existing
     message = OutboxMessage(
@@ -72,6 +68,10 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def _queued(session: Session, key: str) -> OutboxMessage | None:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
 
 
 def _values(
@@ -136,22 +136,6 @@ def enqueue_to_customer(
     not_before = rules.quiet_until(
         now, start=customer.quiet_start, end=customer.quiet_end, zone=customer.timezone
     )
-    if not fresh:  # the key may have been queued already: `enqueue` looks it up
-        enqueue(
-            session,
-            key=key,
-            channel=channel,
-            recipient=recipient,
-            kind=kind,
-            subject=subject,
-            body=body,
-            now=now,
-            settings=settings,
-            case_id=case_id,
-            customer_id=customer.id,
-            not_before=not_before,
-        )
-        return True
     values = _values(
         key=key,
         channel=channel,
@@ -167,8 +151,10 @@ def enqueue_to_customer(
         not_before=not_before,
         headers=None,
     )
-    if not add_new_row(session, OutboxMessage.__table__, values):
-        session.add(OutboxMessage(**values))  # what `enqueue` does with a fresh key
+    if fresh and add_new_row(session, OutboxMessage.__table__, values):
+        return True
+    if fresh or _queued(session, key) is None:  # the same key never queues twice, as in `enqueue`
+        session.add(OutboxMessage(**values))
     return True
 
 
