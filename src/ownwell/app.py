@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ownwell import __version__
@@ -21,6 +22,14 @@ from ownwell.web import templates
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+# What a client is told to wait after a database outage: a PostgreSQL restart takes seconds.
+RETRY_AFTER_S = 5
+
+
+def database_unavailable(exc: DBAPIError) -> bool:
+    """The database could not be reached or went away mid-request (a restart, a failover, a
+    full connection pool, SQLite's lock wait running out): worth trying again, not a bug."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -61,6 +70,23 @@ def install_error_handlers(app: FastAPI) -> None:
         elif first.get("type") == "extra_forbidden":
             message = "this field is not part of the API"
         return _error(422, "invalid", f"{field}: {message}" if field else message, field)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        # One line, the cause only: the statement's parameters can hold customers' personal data
+        # (the engine hides them too), and an outage would otherwise repeat a traceback a request.
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        retry = {"Retry-After": str(RETRY_AFTER_S)}
+        message = "the database is not reachable right now; nothing was stored, try again shortly"
+        if not request.url.path.startswith(API_PREFIX):
+            return templates.TemplateResponse(
+                request, "error.html", {"message": message}, status_code=503, headers=retry
+            )
+        answer = _error(503, "unavailable", message)
+        answer.headers.update(retry)
+        return answer
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

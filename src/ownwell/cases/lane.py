@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,7 +74,7 @@ class IntakeLane:
 
         try:
             response = await take_in(request, data)
-        except AppError as exc:
+        except (AppError, DBAPIError) as exc:
             response = await _handled(scope["app"], request, exc)
         await response(scope, receive, send)
 
@@ -139,7 +140,7 @@ def _replaying(body: bytes, complete: bool, rest: Message | None, receive: Recei
     return replay
 
 
-async def _handled(app: Any, request: Request, exc: AppError) -> Response:
+async def _handled(app: Any, request: Request, exc: AppError | DBAPIError) -> Response:
     """The answer the app's exception handlers give `exc`, found as Starlette finds it."""
     for cls in type(exc).__mro__:
         handler = app.exception_handlers.get(cls)
