@@ -257,6 +257,36 @@ def insights_rebuild() -> None:
 
 
 @app.command()
+def backup(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The backup file to write (must not exist).")],
+) -> None:
+    """Back up the database while Ownwell runs: cases, customers, timelines, outbox, attachments."""
+    from ownwell.backups import BackupError
+    from ownwell.backups import backup as take_backup
+
+    try:
+        manifest = take_backup(get_settings().database_url, file, now=SystemClock().now(), say=typer.echo)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"backup written: {file} (schema revision {manifest.revision}, sha256 {manifest.sha256})")
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A backup file.")],
+) -> None:
+    """Restore a backup into the configured database, which must be empty; then migrate it."""
+    from ownwell.backups import BackupError
+    from ownwell.backups import restore as restore_backup
+
+    try:
+        manifest = restore_backup(get_settings().database_url, file, say=typer.echo)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"restored the backup made at {manifest.created_at}")
+
+
+@app.command()
 def demo() -> None:
     """Load the demo organisation into the configured database."""
     from ownwell.demo import load_demo

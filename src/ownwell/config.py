@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     imap_batch: int = Field(default=25, ge=1, le=500)
     imap_timeout_s: float = Field(default=30.0, gt=0)
     worker_interval_s: float = Field(default=5.0, gt=0)
+    # Scheduled backups by the worker (`ownwell backup` any time by hand): off while unset.
+    backup_dir: str | None = None
+    backup_keep: int = Field(default=7, ge=1)
+    backup_every_hours: float = Field(default=24.0, gt=0)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)
     # Gateway for customers who prefer SMS or chat: HMAC-SHA256-signed JSON POSTs.

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from ownwell.backups import scheduled_backup
 from ownwell.cases.jobs import remind_updates_due
 from ownwell.clock import Clock
 from ownwell.commitments import jobs as commitment_jobs
@@ -42,6 +43,7 @@ JOBS: list[tuple[str, Job]] = [
     ("offers.remind_approvals_waiting", remind_approvals_waiting),
     ("insights.remind_prevention", remind_prevention),
     ("web.purge_expired_sessions", purge_expired_sessions),
+    ("backups.scheduled_backup", scheduled_backup),
 ]
 
 
