@@ -243,6 +243,24 @@ def import_orders(
     raise typer.Exit(code=run_with_progress(factory, file, now=now, settings=settings, zone=timezone))
 
 
+@import_app.command("customers")
+def import_customers(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CSV file.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check every row; write nothing.")] = False,
+) -> None:
+    """Import customers: name, email, phone, external_system + external_id, channel, language,
+    timezone (several e-mails or phones in one cell, separated by ';'). A row whose e-mail, phone
+    or external id is known teaches that customer its new identifiers, so a second run changes
+    nothing. Reports each rejected row with its column and reason."""
+    from ownwell.customers.importer import run_with_progress
+
+    _upgrade()
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    now = SystemClock().now()
+    raise typer.Exit(code=run_with_progress(factory, file, now=now, settings=settings, dry_run=dry_run))
+
+
 @insights_app.command("rebuild")
 def insights_rebuild() -> None:
     """Match every case again, all at once (after a big import, or to undo early drift). Issues

@@ -3,8 +3,8 @@ savepoint per row, so a bad row is reported (row number and reason) and leaves n
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from ownwell.config import Settings
 from ownwell.customers.schemas import CustomerIn, EmailIn
 from ownwell.db import unit_of_work
 from ownwell.errors import AppError
+from ownwell.kit.csv_import import BadFile, batches, count_rows, print_report, progress_bar, read_rows, reason
 from ownwell.kit.text import BoundedText, Moment, RequiredText
 from ownwell.orders import service
 from ownwell.orders.models import OrderStatus
@@ -54,19 +55,6 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason)
 
 
-class BadFile(Exception):
-    """The file as a whole cannot be imported (no header, missing columns)."""
-
-
-def _reason(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-    if first.get("type") == "missing":
-        message = "this column is required"
-    return f"{where}: {message}" if where else message
-
-
 def _with_zone(value: str, zone: ZoneInfo | None) -> str:
     # With --timezone, a time written without offset is read in that zone; without, refused.
     if zone is None or not value:
@@ -78,29 +66,11 @@ def _with_zone(value: str, zone: ZoneInfo | None) -> str:
     return moment.replace(tzinfo=zone).isoformat() if moment.tzinfo is None else value
 
 
-def _clean(raw: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:
-    row = {(k or "").strip().lower(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items()}
-    row = {k: v for k, v in row.items() if v not in ("", None)}  # an empty cell is no value
+def _clean(row: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:
     for name in ("promised_by", "delivered_at"):
         if name in row:
             row[name] = _with_zone(row[name], zone)
     return row
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(spreadsheet row number, cells); the header is row 1."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = [(name or "").strip().lower() for name in reader.fieldnames or []]
-        missing = [name for name in REQUIRED if name not in header]
-        if missing:
-            raise BadFile(f"the header has no column {', '.join(missing)} (it needs {', '.join(REQUIRED)})")
-        yield from enumerate(reader, start=2)
-
-
-def count_rows(path: Path) -> int:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
 
 
 def _import_row(session: Session, row: OrderRow, *, now: datetime, settings: Settings) -> None:
@@ -132,18 +102,14 @@ def import_orders(
     """Import every row it can; `progress(n)` is called after each committed batch of n rows."""
     report = ImportReport()
     local = ZoneInfo(zone) if zone else None
-    rows = _rows(path)
-    while True:
-        batch = [row for _, row in zip(range(batch_size), rows, strict=False)]
-        if not batch:
-            return report
+    for batch in batches(read_rows(path, REQUIRED), batch_size):
         with unit_of_work(factory) as session:
             for number, raw in batch:
                 report.read += 1
                 try:
                     row = OrderRow.model_validate(_clean(raw, local))
                 except ValidationError as exc:
-                    report.rejected.append((number, _reason(exc)))
+                    report.rejected.append((number, reason(exc)))
                     continue
                 try:
                     with session.begin_nested():
@@ -155,6 +121,7 @@ def import_orders(
                     )
         if progress is not None:
             progress(len(batch))
+    return report
 
 
 def run_with_progress(
@@ -162,21 +129,15 @@ def run_with_progress(
 ) -> int:
     """The CLI's import: a progress bar, then a summary of what was rejected and why.
     Returns the exit code: 0 all imported, 1 some rows rejected, 2 the file is unusable."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
     if zone:
         try:
             ZoneInfo(zone)
         except (ValueError, ZoneInfoNotFoundError):
-            console.print(f"[red]error:[/red] unknown time zone {zone!r}; use an IANA name like Europe/Paris")
+            print(f"error: unknown time zone {zone!r}; use an IANA name like Europe/Paris", file=sys.stderr)
             return 2
-    total = count_rows(path)
-    columns = (TextColumn("importing orders"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=console, transient=False) as bar:
-            task = bar.add_task("orders", total=total)
+        with progress_bar("importing orders") as bar:
+            task = bar.add_task("orders", total=count_rows(path))
             report = import_orders(
                 factory,
                 path,
@@ -186,12 +147,7 @@ def run_with_progress(
                 progress=lambda n: bar.advance(task, n),
             )
     except BadFile as exc:
-        console.print(f"[red]error:[/red] {path}: {exc}")
+        print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
-    print(f"{report.imported} of {report.read} rows imported; {len(report.rejected)} rejected.")
-    shown = report.rejected[:200]
-    for number, reason in shown:
-        print(f"  row {number}: {reason}")
-    if len(report.rejected) > len(shown):
-        print(f"  ... and {len(report.rejected) - len(shown)} more rows rejected")
+    print_report(read=report.read, imported=report.imported, rejected=report.rejected)
     return 1 if report.rejected else 0
