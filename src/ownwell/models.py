@@ -1,5 +1,6 @@
 """Every table, imported once so that metadata (and Alembic) see the whole schema."""
 
+from ownwell.audit.models import AuditEntry
 from ownwell.cases.models import CadencePolicy, Case, CaseEvent
 from ownwell.commitments.models import Commitment, CommitmentRenegotiation
 from ownwell.customers.models import Customer, CustomerFact, CustomerIdentifier
@@ -11,6 +12,7 @@ from ownwell.intake.models import Attachment, InboundMail, QuarantinedMail
 from ownwell.knowledge.models import Article, Question, Tip
 from ownwell.notifications.models import OutboxMessage
 from ownwell.offers.models import Offer
+from ownwell.operations.models import WorkerHeartbeat
 from ownwell.orders.models import Order, OrderEvent
 from ownwell.staff.models import ApiToken, Department, Staff
 from ownwell.web.models import WebSession
@@ -21,6 +23,7 @@ __all__ = [
     "ApiToken",
     "Article",
     "Attachment",
+    "AuditEntry",
     "CadencePolicy",
     "Case",
     "CaseEvent",
@@ -50,5 +53,6 @@ __all__ = [
     "Staff",
     "Tip",
     "WebSession",
+    "WorkerHeartbeat",
     "metadata",
 ]

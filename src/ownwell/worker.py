@@ -23,6 +23,7 @@ from ownwell.intake.jobs import poll_imap
 from ownwell.notifications.delivery import deliver_all, release_held
 from ownwell.notifications.senders import Sender, senders_for
 from ownwell.offers.jobs import remind_approvals_waiting
+from ownwell.operations.service import stamp_sweep
 from ownwell.orders.jobs import sweep_late
 from ownwell.web.jobs import purge_expired_sessions
 
@@ -79,6 +80,11 @@ def run_once(
     except Exception:
         log.exception("delivery failed; the next sweep will try again")
         done["notifications.deliver"] = 0
+    try:
+        with unit_of_work(factory) as session:
+            stamp_sweep(session, now=clock.now())
+    except Exception:
+        log.exception("could not record this sweep; /readyz will say the worker is late")
     return done
 
 

@@ -1,0 +1,1 @@
+"""What operators watch: each worker's last sweep, read by /readyz and /metrics."""
