@@ -10,8 +10,9 @@ they send, so only a header added on our side of the border counts.
   authserv-id is one of these; every other header is ignored.
 Either way the receiving server must remove headers that claim its authserv-id from incoming
 mail (RFC 8601 §5; Postfix with OpenDKIM/OpenDMARC, rspamd and the big mail providers do).
-The built-in SMTP listener adds no such header: behind it there must be a server that does,
-or every message counts as unverified.
+The built-in SMTP listener neither adds such a header nor removes one: it must take mail from
+a receiving server that does, never straight from the internet (there the top-most header would
+be the sender's own). Mail with no such header is taken all the same, marked unverified.
 
 The sender counts as verified when that header says `dmarc=pass` (for the From domain, when it
 names one), `dkim=pass` with `header.d` aligned with the From domain, or `spf=pass` with
