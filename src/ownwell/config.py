@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
         "application/vnd.oasis.opendocument.text,application/vnd.oasis.opendocument.spreadsheet"
     )
+    # Inbound mail's sender counts as verified only by an Authentication-Results header (RFC 8601)
+    # from one of these authserv-ids (comma-separated); unset: the top-most such header only, the
+    # one our receiving server added. See intake/authres.py.
+    intake_trusted_authserv_ids: str = ""
     # IMAP polling by the worker; no host = off. Messages are marked seen after the commit.
     imap_host: str | None = None
     imap_port: int | None = Field(default=None, gt=0, lt=65536)  # None: 993 with SSL, else 143

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.test_help_and_portal import ask_for_help
+from tests.browser.test_help_and_portal import ask_for_help, follow_emailed_link
 
 AXE = Path(
     os.environ.get(
@@ -38,7 +38,7 @@ def test_help_form_thanks_and_case_page_have_no_serious_violations(admin, page: 
     assert _serious_violations(page) == []
     ask_for_help(page, f"axe{width}@example.com", "The parcel never came.")
     assert _serious_violations(page) == []  # the thank-you page
-    page.get_by_role("link", name="See your case").click()
+    follow_emailed_link(admin, page, f"axe{width}@example.com")
     page.wait_for_url("**/portal/**")
     assert _serious_violations(page) == []
 

@@ -45,6 +45,7 @@ def case_out(case: Case, *, settings: Settings, now: datetime) -> CaseOut:
         channel=case.channel,
         status=case.status,
         proactive=case.proactive,
+        unverified_sender=case.unverified_sender,
         owner=Person(id=case.owner.id, name=case.owner.name),
         caused_by_department_id=case.caused_by_department_id,
         order_id=case.order_id,

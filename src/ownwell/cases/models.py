@@ -89,6 +89,9 @@ class Case(Base):
     # The next_update_due that the owner was reminded of; a new window needs a new reminder.
     update_reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Opened in the name of an address nobody proved to hold (the public help form, or mail whose
+    # sender the receiving server did not vouch for); cleared when the customer answers from it.
+    unverified_sender: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -81,6 +81,9 @@ class CaseOut(BaseModel):
     channel: CaseChannel
     status: CaseStatus
     proactive: bool
+    # Opened in the name of an address nobody proved to hold (help form, unauthenticated mail),
+    # until the customer answers from it.
+    unverified_sender: bool
     owner: Person
     caused_by_department_id: str | None
     order_id: str | None

@@ -173,12 +173,15 @@ def open_case(
     first_message: FirstMessage | None = None,
     incident_id: str | None = None,
     owner: Staff | None = None,
+    unverified_sender: bool = False,
 ) -> Case:
     """The one writer that creates a case: owner chosen (or given), cadence set, the customer's
     words (or our proactive notice) first on the timeline, and the first message queued.
 
     `first_message(case, owner, portal_url) -> (subject, body)` replaces the acknowledgement,
-    e.g. with a proactive delay notice; `channel=proactive` marks a case we opened ourselves."""
+    e.g. with a proactive delay notice; `channel=proactive` marks a case we opened ourselves.
+    `unverified_sender`: nobody proved to hold the customer's address (the help form, mail the
+    receiving server did not vouch for); staff see it until `confirm_sender`."""
     if owner is None:
         owner, routed_by = claim_owner(session, department_id=department_id, customer=customer)
     else:
@@ -200,6 +203,7 @@ def open_case(
         incident_id=incident_id,
         next_update_due=rules.next_update_due(now, cadence_for(session, kind)),
         reopen_count=0,
+        unverified_sender=unverified_sender,
         created_at=now,
         updated_at=now,
     )
@@ -224,6 +228,7 @@ def open_case(
             # The first cadence window's due time, kept so the update-on-time metric never
             # has to guess it from a cadence policy that may have changed since.
             "update_due": case.next_update_due.isoformat(),  # type: ignore[union-attr]
+            **({"unverified_sender": True} if unverified_sender else {}),
         },
     )
     url = case_portal_url(case, settings=settings, now=now)
@@ -303,10 +308,15 @@ def add_message(
     settings: Settings,
     from_customer: bool = False,
     wait_for_customer: bool = False,
+    unverified_sender: bool = False,
 ) -> None:
+    """`unverified_sender` marks a customer's message whose sender nobody vouched for."""
     customer = customer_repository.get(session, case.customer_id)
     if from_customer:
-        event = timeline.record(
+        data: dict[str, object] = {"relayed_by": timeline.person(actor)} if actor else {}
+        if unverified_sender:
+            data["unverified_sender"] = True
+        timeline.record(
             session,
             case_id=case.id,
             kind="message_in",
@@ -315,7 +325,7 @@ def add_message(
             text=body,
             customer=customer,
             # A gateway relaying the customer's words names the staff member who relayed them.
-            data={"relayed_by": timeline.person(actor)} if actor else {},
+            data=data,
         )
         if case.status == CaseStatus.waiting_on_customer:
             move_status(session, case, CaseStatus.open, now=now)
@@ -374,6 +384,26 @@ def add_message(
         now=now,
         settings=settings,
     )
+    session.flush()
+
+
+def confirm_sender(session: Session, *, case: Case, customer: Customer, via: str, now: datetime) -> None:
+    """The customer answered from their own address (`via`: "e-mail" or "case page", whose link
+    only ever went to that address): the case is no longer marked as from an unverified sender."""
+    if not case.unverified_sender:
+        return
+    case.unverified_sender = False
+    timeline.record(
+        session,
+        case_id=case.id,
+        kind="sender_verified",
+        at=now,
+        visibility=Visibility.internal,
+        text=f"The customer answered from their address ({via}): the sender is verified.",
+        customer=customer,
+        data={"via": via},
+    )
+    case.updated_at = now
     session.flush()
 
 

@@ -48,6 +48,7 @@ EVENT_VERBS = {
     "fair_solution": "proposed a fair solution",
     "resolved": "resolved the case",
     "reopened": "reopened the case",
+    "sender_verified": "answered from their own address",
 }
 # Messages after a successful form, chosen by key so that nothing typed is echoed back.
 DONE = {

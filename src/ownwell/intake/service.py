@@ -17,7 +17,7 @@ from ownwell.cases import lifecycle
 from ownwell.cases import repository as case_repository
 from ownwell.cases import rules as case_rules
 from ownwell.cases.models import Case, CaseChannel, CaseKind, CaseStatus, Visibility
-from ownwell.cases.service import add_message, open_case
+from ownwell.cases.service import add_message, confirm_sender, open_case
 from ownwell.config import Settings
 from ownwell.customers import service as customer_service
 from ownwell.customers.models import Customer
@@ -25,7 +25,7 @@ from ownwell.customers.schemas import CustomerIn
 from ownwell.errors import Conflict, NotFound
 from ownwell.feedback import rules as feedback_rules
 from ownwell.feedback.service import kudos_from_message
-from ownwell.intake import attachments, quarantine, repository, rules
+from ownwell.intake import attachments, authres, quarantine, repository, rules
 from ownwell.intake.models import MailSource, QuarantinedMail, QuarantineStatus
 from ownwell.intake.parse import ParsedEmail, UnreadableEmail, parse_email
 from ownwell.notifications.models import OutboxMessage
@@ -217,8 +217,15 @@ def _take(
     if customer is None:
         raise CannotTake(f"no usable From address: {mail.sender[:200]!r}")
     body = mail.text() or "(the e-mail had no text)"
+    verified = authres.sender_verified(
+        mail.message,
+        sender=mail.sender,
+        trusted_ids=authres.trusted_ids(settings.intake_trusted_authserv_ids),
+    )
     with attachments.new_events(session) as events:
-        case, outcome = _on_case(session, mail, customer, body=body, now=now, settings=settings)
+        case, outcome = _on_case(
+            session, mail, customer, body=body, verified=verified, now=now, settings=settings
+        )
     message_event = next((e for e in reversed(events) if e.kind in attachments.INBOUND_KINDS), None)
     attachments.keep_files(
         session, case=case, message_event=message_event, files=mail.files, now=now, settings=settings
@@ -227,8 +234,18 @@ def _take(
 
 
 def _on_case(
-    session: Session, mail: ParsedEmail, customer: Customer, *, body: str, now: datetime, settings: Settings
+    session: Session,
+    mail: ParsedEmail,
+    customer: Customer,
+    *,
+    body: str,
+    verified: bool,
+    now: datetime,
+    settings: Settings,
 ) -> tuple[Case, str]:
+    """Thread the mail onto the case it answers, or open one. Mail the receiving server did not
+    vouch for (authres) is taken all the same, marked "unverified sender"; a verified reply
+    proves the customer holds the address, and clears that mark on its case."""
     case = find_thread(session, mail, customer, settings)
     if case is not None:
         # "Thanks, all sorted!" after the resolution is kept on the timeline, not a reopened case.
@@ -251,7 +268,10 @@ def _on_case(
             now=now,
             settings=settings,
             from_customer=True,
+            unverified_sender=not verified,
         )
+        if verified:
+            confirm_sender(session, case=case, customer=customer, via="e-mail", now=now)
         # Praise in a reply ("Ana was brilliant, thank you") is kudos for the owner, as in the portal.
         kudos_from_message(session, case=case, customer=customer, text=body, now=now)
         return case, "threaded"
@@ -267,5 +287,6 @@ def _on_case(
         actor=None,
         now=now,
         settings=settings,
+        unverified_sender=not verified,
     )
     return case, "opened"

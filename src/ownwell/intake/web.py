@@ -1,6 +1,11 @@
 """The public help form (P7): the customer's e-mail and, in their own words, what happened; an
 order number if they have one at hand. It opens a case through the same services as e-mail
-intake, so a returning customer is recognised and never asked again for what we know."""
+intake, so a returning customer is recognised and never asked again for what we know.
+
+Anyone can type anyone's address, so the answer is the same page whatever the address (known,
+unknown, new): no name, no owner, no link to the case. The link to the case goes only in the
+acknowledgement, by e-mail, and the case is marked "unverified sender" for staff until the
+customer answers from their address (cases.service.confirm_sender)."""
 
 from __future__ import annotations
 
@@ -13,14 +18,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from ownwell.cases.models import CaseChannel, CaseKind
-from ownwell.cases.service import case_portal_url, open_case
-from ownwell.customers import repository as customer_repository
+from ownwell.cases.service import open_case
 from ownwell.customers import service as customer_service
 from ownwell.customers.schemas import CustomerIn
 from ownwell.db import unit_of_work
 from ownwell.errors import AppError, Forbidden
 from ownwell.intake.ratelimit import SlidingWindow
-from ownwell.notifications.render import local_time
 from ownwell.orders import repository as order_repository
 from ownwell.web import templates
 from ownwell.web.csrf import csrf_ok, csrf_token
@@ -126,14 +129,12 @@ def submit_help(
     by_ip.hit(ip, now)
     settings = state.settings
     with unit_of_work(state.session_factory) as session:
-        key = customer_service.identifier_keys(data)[0][1]
-        returning = customer_repository.find_by_identifier(session, key) is not None
         customer = customer_service.recognise_or_create(
             session, data=data, now=now, default_timezone=settings.timezone, prefix=""
         )
         found = order_repository.by_external_id(session, order) if order else None
         mine = found if found is not None and found.customer_id == customer.id else None
-        case = open_case(
+        open_case(
             session,
             customer=customer,
             subject=None,
@@ -145,16 +146,7 @@ def submit_help(
             actor=None,
             now=now,
             settings=settings,
+            unverified_sender=True,
         )
-        context = {
-            "owner_name": case.owner.name,
-            "customer_name": customer.name,
-            "returning": returning,
-            "order": order if mine else None,
-            "unknown_order": order if order and mine is None else None,
-            "next_update": local_time(case.next_update_due, customer.timezone)
-            if case.next_update_due
-            else "",
-            "case_url": case_portal_url(case, settings=settings, now=now),
-        }
-    return templates.TemplateResponse(request, "help/thanks.html", context)
+    # Only what the visitor typed comes back: whether the order is this customer's is not said.
+    return templates.TemplateResponse(request, "help/thanks.html", {"email": email, "order": order})

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from ownwell.cases import lifecycle, timeline
 from ownwell.cases import rules as case_rules
 from ownwell.cases.models import Case, CaseEvent, CaseStatus, Visibility
-from ownwell.cases.service import add_message, case_portal_url
+from ownwell.cases.service import add_message, case_portal_url, confirm_sender
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
 from ownwell.customers.models import Channel, Customer, IdentifierKind
@@ -33,7 +33,8 @@ def customer_reply(
 ) -> None:
     """The customer's words from the portal land on the timeline like an e-mail reply would:
     a case waiting on them is open again, a finished one is reopened for the same owner — unless
-    the words only say thank you."""
+    the words only say thank you. The link to this page only ever went to the customer's address,
+    so a reply here also proves they hold it (a help-form case is no longer unverified)."""
     text = body.strip()
     if not case_rules.is_active(CaseStatus(case.status)) and not feedback_rules.is_only_thanks(text):
         lifecycle.reopen_case(
@@ -55,6 +56,7 @@ def customer_reply(
         settings=settings,
         from_customer=True,
     )
+    confirm_sender(session, case=case, customer=customer, via="case page", now=now)
     kudos_from_message(session, case=case, customer=customer, text=text, now=now)
     session.flush()
 
