@@ -1,7 +1,7 @@
 """cases: unverified_sender, for a case opened in the name of an address nobody proved to hold
 
-Revision ID: 0014a
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 The public help form and mail whose sender the receiving server did not vouch for (RFC 8601
 Authentication-Results) open cases marked so for staff, until the customer answers from it.
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014a"
-down_revision: str | Sequence[str] | None = "0013"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
