@@ -125,6 +125,7 @@ def create_app(
     app.add_middleware(KeepAliveLimit)
 
     from ownwell.agenda.api import router as agenda_router
+    from ownwell.audit.api import router as audit_router
     from ownwell.cases.api import router as cases_router
     from ownwell.commitments.api import router as commitments_router
     from ownwell.customers.api import router as customers_router
@@ -150,6 +151,7 @@ def create_app(
         knowledge_router,
         offers_router,
         insights_router,
+        audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -195,6 +197,7 @@ def create_app(
         app.include_router(pages)
 
     # Staff pages around the cases: departments, incidents, approvals, outbox, settings, insights.
+    from ownwell.audit.web import router as audit_pages
     from ownwell.incidents.web import router as incident_pages
     from ownwell.insights.web import router as recurring_pages
     from ownwell.metrics.web import router as insight_pages
@@ -211,6 +214,7 @@ def create_app(
         settings_pages,
         insight_pages,
         recurring_pages,
+        audit_pages,
     ):
         app.include_router(pages)
 

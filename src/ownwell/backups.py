@@ -34,8 +34,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
+from ownwell.audit import service as audit
 from ownwell.config import Settings
-from ownwell.db import make_engine
+from ownwell.db import make_engine, make_session_factory, unit_of_work
 from ownwell.migrate import alembic_config, upgrade
 
 FORMAT = "ownwell-backup/1"
@@ -96,8 +97,9 @@ def backup(database_url: str, file: Path, *, now: datetime, say: Say = lambda _:
     return manifest
 
 
-def restore(database_url: str, file: Path, *, say: Say = lambda _: None) -> Manifest:
-    """Restore `file` into the empty database at `database_url`, then migrate it forward."""
+def restore(database_url: str, file: Path, *, now: datetime, say: Say = lambda _: None) -> Manifest:
+    """Restore `file` into the empty database at `database_url`, then migrate it forward; the
+    restored database's audit log then says so."""
     backend = _backend(database_url)
     with tempfile.TemporaryDirectory(prefix="ownwell-restore-") as work:
         manifest, payload = _checked(file, Path(work))
@@ -125,7 +127,31 @@ def restore(database_url: str, file: Path, *, say: Say = lambda _: None) -> Mani
     if manifest.revision != script.get_current_head():
         say(f"migrating from schema revision {manifest.revision} to {script.get_current_head()}")
         upgrade(database_url)
+    _audit_restore(database_url, file, manifest, now=now)
     return manifest
+
+
+def _audit_restore(database_url: str, file: Path, manifest: Manifest, *, now: datetime) -> None:
+    engine = make_engine(database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            audit.record(
+                session,
+                action="database.restored",
+                target_type="database",
+                target_id=None,
+                actor_id=None,
+                actor_label=audit.COMMAND_LINE,
+                now=now,
+                after={
+                    "file": str(file),
+                    "made_at": manifest.created_at,
+                    "revision": manifest.revision,
+                    "sha256": manifest.sha256,
+                },
+            )
+    finally:
+        engine.dispose()
 
 
 def _backend(database_url: str) -> str:

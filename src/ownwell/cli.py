@@ -298,7 +298,7 @@ def restore(
     from ownwell.backups import restore as restore_backup
 
     try:
-        manifest = restore_backup(get_settings().database_url, file, say=typer.echo)
+        manifest = restore_backup(get_settings().database_url, file, now=SystemClock().now(), say=typer.echo)
     except BackupError as exc:
         _fail(str(exc))
     typer.echo(f"restored the backup made at {manifest.created_at}")

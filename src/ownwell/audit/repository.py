@@ -8,22 +8,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ownwell.audit.models import AuditEntry
+from ownwell.kit.pagination import paginate_desc
 
 
 def page(
     session: Session,
     *,
     limit: int,
-    before_id: str | None,
+    cursor: str | None,
     action: str | None = None,
     target_id: str | None = None,
 ) -> Sequence[AuditEntry]:
-    # Ids grow with time (kit.ids), so the id alone orders the log and serves as the cursor.
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
+    """A page (plus one row, to tell whether more follow). Ids grow with time (kit.ids)."""
+    query = select(AuditEntry)
     if action is not None:
         query = query.where(AuditEntry.action == action)
     if target_id is not None:
         query = query.where(AuditEntry.target_id == target_id)
-    return session.scalars(query).all()
+    return session.scalars(paginate_desc(query, AuditEntry.id, limit=limit, cursor=cursor)).all()

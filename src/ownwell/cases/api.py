@@ -229,5 +229,7 @@ def list_cadence(ctx: ApiContext) -> list[CadenceOut]:
 @router.put("/cadence-policies/{kind}", response_model=CadenceOut, tags=["settings"])
 def set_cadence(kind: CaseKind, body: CadenceIn, ctx: ApiContext) -> CadenceOut:
     require_admin(ctx.actor, "change cadence policies")
-    service.set_cadence(ctx.session, kind=kind, minutes=body.update_every_minutes)
+    service.set_cadence(
+        ctx.session, kind=kind, minutes=body.update_every_minutes, actor=ctx.actor, now=ctx.now
+    )
     return CadenceOut(kind=kind, update_every_minutes=body.update_every_minutes)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ownwell.audit import service as audit
 from ownwell.cases import repository, rules, timeline
 from ownwell.cases.models import CadencePolicy, Case, CaseChannel, CaseKind, CaseStatus, Visibility
 from ownwell.cases.routing import RoutedBy, claim_owner, expect_owner
@@ -407,11 +408,24 @@ def confirm_sender(session: Session, *, case: Case, customer: Customer, via: str
     session.flush()
 
 
-def set_cadence(session: Session, *, kind: str, minutes: int) -> None:
+def set_cadence(session: Session, *, kind: str, minutes: int, actor: Staff, now: datetime) -> None:
     """Applies to cadence windows that start from now on; open windows keep their due time."""
     policy = session.get(CadencePolicy, kind)
+    before = cadence_for(session, kind)
     if policy is None:
         session.add(CadencePolicy(kind=kind, update_every_minutes=minutes))
     else:
         policy.update_every_minutes = minutes
     session.flush()
+    if before != minutes:
+        audit.record(
+            session,
+            action="cadence_policy.changed",
+            target_type="cadence_policy",
+            target_id=kind,
+            actor_id=actor.id,
+            actor_label=actor.name,
+            now=now,
+            before={"update_every_minutes": before},
+            after={"update_every_minutes": minutes},
+        )

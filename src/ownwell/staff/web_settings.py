@@ -170,5 +170,7 @@ def set_cadence(kind: str, ctx: StaffForm, update_every_minutes: Text = "") -> R
     data, errors = parse(CadenceIn, {"update_every_minutes": update_every_minutes.strip()})
     if data is None:
         return _refused(ctx, f"cadence:{kind}", errors, {"update_every_minutes": update_every_minutes})
-    case_service.set_cadence(ctx.session, kind=kind, minutes=data.update_every_minutes)
+    case_service.set_cadence(
+        ctx.session, kind=kind, minutes=data.update_every_minutes, actor=ctx.actor, now=ctx.now
+    )
     return _done("cadence", "cadence")

@@ -1,0 +1,75 @@
+"""The audit log: each audited change is one row (who, when, what, before and after) that admins
+read in the API and on a page, and that nothing in the app can change or delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from ownwell.app import API_PREFIX
+from ownwell.staff.models import Role
+from tests.conftest import make_staff_token
+from tests.staff_web import make_staff, web_session_for
+
+
+def test_a_cadence_change_is_one_audit_row_with_the_actor_and_the_old_and_new_value(admin):  # type: ignore[no-untyped-def]
+    assert admin.put("/cadence-policies/complaint", {"update_every_minutes": 240}).status_code == 200
+    assert (
+        admin.put("/cadence-policies/complaint", {"update_every_minutes": 240}).status_code == 200
+    )  # no change
+
+    [entry] = admin.get("/audit").json()["items"]
+    assert entry["action"] == "cadence_policy.changed"
+    assert entry["target_id"] == "complaint"
+    assert entry["actor"]["name"] == "Ada Admin"
+    assert entry["after"] == {"update_every_minutes": 240}
+    assert entry["before"]["update_every_minutes"] != 240
+    assert admin.get("/audit", action="cadence_policy.changed").json()["items"] == [entry]
+    assert admin.get("/audit", action="token.created").json()["items"] == []
+
+
+def test_only_admins_read_the_audit_log(admin, as_token, session_factory, clock):  # type: ignore[no-untyped-def]
+    for role in (Role.agent, Role.supervisor):
+        token = make_staff_token(
+            session_factory, clock, name=role.value, email=f"{role.value}@ownwell.test", role=role
+        )
+        refused = as_token(token).get("/audit")
+        assert refused.status_code == 403
+        assert "only an admin may read the audit log" in refused.json()["error"]["message"]
+    assert as_token(None).get("/audit").status_code == 401
+
+
+def test_no_route_of_the_app_changes_or_deletes_an_audit_row(app, admin):  # type: ignore[no-untyped-def]
+    admin.put("/cadence-policies/question", {"update_every_minutes": 600})
+    [entry] = admin.get("/audit").json()["items"]
+    writes = {
+        (method, route.path)  # type: ignore[attr-defined]
+        for route in app.routes
+        for method in getattr(route, "methods", set())
+        if "audit" in getattr(route, "path", "") and method != "GET" and method != "HEAD"
+    }
+    assert writes == set()
+    for method in ("put", "patch", "delete", "post"):
+        answer = admin.client.request(method, f"{API_PREFIX}/audit/{entry['id']}", headers=admin.headers)
+        assert answer.status_code in (404, 405)
+    assert admin.get("/audit").json()["items"] == [entry]
+
+
+@pytest.mark.parametrize("role", [Role.admin, Role.supervisor])
+def test_the_audit_page_lists_changes_for_admins_only(client, session_factory, clock, role):  # type: ignore[no-untyped-def]
+    make_staff(session_factory, clock, name="Maya Admin", email="maya@ownwell.test", role=role)
+    csrf = web_session_for(client, session_factory, clock, "maya@ownwell.test")
+    changed = client.post(
+        "/settings/cadence/complaint",
+        data={"csrf": csrf, "update_every_minutes": "90"},
+        follow_redirects=False,
+    )
+    if role == Role.supervisor:
+        assert client.get("/settings/audit").status_code == 403
+        return
+    assert changed.status_code == 303, changed.text
+    page = client.get("/settings/audit")
+    assert page.status_code == 200
+    assert "cadence_policy.changed" in page.text
+    assert "Maya Admin" in page.text
+    assert "&#34;update_every_minutes&#34;: 90" in page.text or '"update_every_minutes": 90' in page.text
+    assert 'href="/settings/audit"' in client.get("/settings").text
