@@ -12,7 +12,7 @@ from ownwell.intake.models import Attachment, InboundMail, QuarantinedMail
 from ownwell.knowledge.models import Article, Question, Tip
 from ownwell.notifications.models import OutboxMessage
 from ownwell.offers.models import Offer
-from ownwell.operations.models import WorkerHeartbeat
+from ownwell.operations.models import IdempotencyKey, WorkerHeartbeat
 from ownwell.orders.models import Order, OrderEvent
 from ownwell.staff.models import ApiToken, Department, Staff
 from ownwell.web.models import WebSession
@@ -36,6 +36,7 @@ __all__ = [
     "Department",
     "Feedback",
     "FollowUp",
+    "IdempotencyKey",
     "InboundMail",
     "Incident",
     "IncidentCase",

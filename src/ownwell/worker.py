@@ -23,6 +23,7 @@ from ownwell.intake.jobs import poll_imap
 from ownwell.notifications.delivery import deliver_all, release_held
 from ownwell.notifications.senders import Sender, senders_for
 from ownwell.offers.jobs import remind_approvals_waiting
+from ownwell.operations.idempotency import forget_old_keys
 from ownwell.operations.service import stamp_sweep
 from ownwell.orders.jobs import sweep_late
 from ownwell.web.jobs import purge_expired_sessions
@@ -44,6 +45,7 @@ JOBS: list[tuple[str, Job]] = [
     ("offers.remind_approvals_waiting", remind_approvals_waiting),
     ("insights.remind_prevention", remind_prevention),
     ("web.purge_expired_sessions", purge_expired_sessions),
+    ("operations.forget_old_idempotency_keys", forget_old_keys),
     ("backups.scheduled_backup", scheduled_backup),
 ]
 

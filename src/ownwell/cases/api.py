@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from ownwell.cases import lifecycle, policies, repository, service
 from ownwell.cases.models import Case, CaseEvent, CaseKind, CaseStatus
@@ -24,10 +28,11 @@ from ownwell.cases.schemas import (
     TransferIn,
 )
 from ownwell.config import Settings
-from ownwell.deps import ApiContext, Ctx, KnownToken, in_shared_unit
+from ownwell.deps import ApiContext, Ctx, KnownToken, api_unit, in_shared_unit
 from ownwell.errors import InvalidInput, NotFound
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, check_limit, encode_cursor
 from ownwell.kit.text import BoundedText, PageCursor
+from ownwell.operations import idempotency
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.policies import require_admin
 
@@ -85,6 +90,10 @@ async def create_case(body: CaseIn, request: Request, _auth: KnownToken) -> Resp
 async def take_in(request: Request, body: CaseIn) -> Response:
     """The intake command and its answer, for the route above and for `cases.lane`, which
     brings it the ordinary requests without FastAPI's routing."""
+    key = idempotency.checked_key(request.headers.get(idempotency.HEADER))
+    if key is not None:
+        # A retry-safe request runs in a transaction of its own, which claims the key first.
+        return await run_in_threadpool(_take_in_once, request, body, key)
 
     # The busiest write of the API: requests that arrive together share one transaction (and
     # one threadpool hop); each answer is serialised once, after the commit that stored it.
@@ -96,6 +105,41 @@ async def take_in(request: Request, body: CaseIn) -> Response:
 
     out = await in_shared_unit(request, intake, hint=lambda session: service.expect_case(session, body))
     return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json")
+
+
+def _take_in_once(request: Request, body: CaseIn, key: str) -> Response:
+    with api_unit(request) as ctx:
+        out = once(
+            ctx,
+            key,
+            request,
+            body,
+            lambda: case_out(
+                service.create_case(
+                    ctx.session, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
+                ),
+                settings=ctx.settings,
+                now=ctx.now,
+            ),
+        )
+    return Response(out.model_dump_json().encode(), status_code=201, media_type="application/json")
+
+
+def once(
+    ctx: Ctx, key: str | None, request: Request, body: BaseModel, command: Callable[[], CaseOut]
+) -> CaseOut:
+    """`command`'s answer, or, for a key already used, the answer its first request got."""
+    if key is None:
+        return command()
+    fingerprint = idempotency.fingerprint(request.method, request.url.path, body.model_dump_json().encode())
+    earlier = idempotency.claim(
+        ctx.session, staff_id=ctx.actor.id, key=key, request_fingerprint=fingerprint, now=ctx.now
+    )
+    if earlier is not None:
+        return CaseOut.model_validate(earlier)
+    out = command()
+    idempotency.remember(ctx.session, staff_id=ctx.actor.id, key=key, answer=out.model_dump(mode="json"))
+    return out
 
 
 @router.get("/cases", response_model=Page[CaseOut])
@@ -154,7 +198,19 @@ def get_timeline(case_id: str, ctx: ApiContext, limit: int = 200, cursor: Cursor
 
 
 @router.post("/cases/{case_id}/messages", status_code=201, response_model=CaseOut)
-def post_message(case_id: str, body: MessageIn, ctx: ApiContext) -> CaseOut:
+def post_message(
+    case_id: str,
+    body: MessageIn,
+    ctx: ApiContext,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
+) -> CaseOut:
+    """`Idempotency-Key`: a repeat of the same request answers as the first did and writes nothing."""
+    key = idempotency.checked_key(idempotency_key)
+    return once(ctx, key, request, body, lambda: _post_message(case_id, body, ctx))
+
+
+def _post_message(case_id: str, body: MessageIn, ctx: Ctx) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
     service.add_message(
         ctx.session,
