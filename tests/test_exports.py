@@ -284,6 +284,7 @@ def test_the_case_search_page_links_an_export_of_what_it_shows(admin, cases, sig
     everything = rows_of(web.get("/exports/cases.csv", params={"q": "", "scope": "all"}))
     assert [r["id"] for r in everything] == all_json_ids(admin, "/cases")
     assert len(rows_of(web.get("/exports/cases.csv", params={"scope": "active"}))) == 6
+    assert len(rows_of(web.get("/exports/cases.csv"))) == 6  # as on the page: open cases unless "all"
 
 
 def test_the_insights_pages_link_their_exports(admin, cases, signed_in, recurring_issue):
@@ -309,3 +310,22 @@ def test_signed_out_the_export_link_leads_to_the_sign_in(client):
     answer = client.get("/exports/cases.csv?scope=all", follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/login?next=/exports/cases.csv")
+
+
+def test_the_customer_and_department_pages_link_an_export_of_their_cases(admin, cases, signed_in):
+    web = signed_in(Role.admin)
+    kim = cases["items"][0]["customer_id"]
+    assert f'href="/exports/cases.csv?customer_id={kim}&amp;scope=all"' in web.get(f"/customers/{kim}").text
+    kims = rows_of(web.get("/exports/cases.csv", params={"customer_id": kim, "scope": "all"}))
+    assert [r["id"] for r in kims] == all_json_ids(admin, "/cases", customer_id=kim)
+    assert len(kims) == 3
+
+    billing = cases["billing"]
+    link = f'href="/exports/cases.csv?caused_by_department_id={billing}&amp;scope=active"'
+    assert link in web.get(f"/departments/{billing}").text
+    caused = rows_of(
+        web.get("/exports/cases.csv", params={"caused_by_department_id": billing, "scope": "active"})
+    )
+    assert [r["id"] for r in caused] == all_json_ids(
+        admin, "/cases", caused_by_department_id=billing, status="open"
+    )

@@ -144,12 +144,12 @@ def export_case_page(
     ctx: StaffPage,
     flt: Filters,
     q: Annotated[str, Query(max_length=200)] = "",
-    scope: Annotated[str, Query(max_length=20)] = "all",
+    scope: Annotated[str, Query(max_length=20)] = "active",
 ) -> StreamingResponse:
-    """What the case search page shows for `q` and `scope` ("active": open cases only), or with
-    no words, every case of the scope."""
+    """What the case search page shows for `q` and `scope` (as there, open cases unless "all"),
+    or with no words, every case of the scope."""
     text = q.strip()
-    statuses = ACTIVE_STATUSES if scope == "active" else None
+    statuses = None if scope == "all" else ACTIVE_STATUSES
     ids = None
     if text:
         found = queries.search_cases(ctx.session, text, active_only=statuses is not None)
