@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from ownwell.staff.models import Role
 from tests.browser.conftest import LAPTOP, PHONE
 from tests.browser.staff import SCREENSHOTS, signed_in
+from tests.browser.test_accessibility import _serious_violations as serious_violations
 from tests.staff_web import make_staff
 
 
@@ -61,6 +62,7 @@ def test_an_admin_downloads_the_case_list_the_metrics_and_the_recurring_issues( 
     page.goto("/cases?scope=active")
     expect(page.get_by_role("link", name="Export CSV")).to_be_visible()
     shoot(page, "cases")
+    assert serious_violations(page) == []
     name, rows = download(page, "cases")
     assert name == f"cases-{clock.now().date().isoformat()}.csv"
     # Open cases only, as the page shows; the formula-like subject comes out as text.
@@ -70,11 +72,13 @@ def test_an_admin_downloads_the_case_list_the_metrics_and_the_recurring_issues( 
 
     page.goto("/insights")
     shoot(page, "insights")
+    assert serious_violations(page) == []
     _name, metrics = download(page, "metrics")
     assert {"proactive_ratio", "promise_kept_rate", "csat"} <= {r["metric"] for r in metrics}
     assert len({(r["since"], r["until"]) for r in metrics}) == 9  # eight weeks, then all together
 
     page.goto("/insights/recurring")
     shoot(page, "recurring")
+    assert serious_violations(page) == []
     _name, issues = download(page, "recurring-issues")
     assert [r["label"] for r in issues] == ["Parcel lockers jammed"]
