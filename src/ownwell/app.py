@@ -154,6 +154,7 @@ def create_app(
         audit_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    _include_exports(app)
 
     from fastapi.staticfiles import StaticFiles
 
@@ -219,3 +220,14 @@ def create_app(
         app.include_router(pages)
 
     return app
+
+
+def _include_exports(app: FastAPI) -> None:
+    """CSV downloads: each domain's writer behind an API route and a staff page route."""
+    from ownwell.cases import export as case_export
+    from ownwell.insights import export as issue_export
+    from ownwell.metrics import export as metric_export
+
+    for module in (case_export, metric_export, issue_export):
+        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.pages)

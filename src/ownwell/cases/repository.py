@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, joinedload
 
 from ownwell.cases.models import ACTIVE_STATUSES, CadencePolicy, Case, CaseEvent, Visibility
+from ownwell.customers.models import Customer
 from ownwell.db import short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
+from ownwell.staff.models import Department, Staff
 
 
 def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
@@ -41,7 +45,11 @@ class CaseFilter:
 
 
 def list_page(session: Session, flt: CaseFilter, *, limit: int, cursor: str | None) -> Sequence[Case]:
-    stmt = select(Case).options(joinedload(Case.owner))
+    stmt = _filtered(select(Case).options(joinedload(Case.owner)), flt)
+    return session.scalars(paginate_desc(stmt, Case.id, limit=limit, cursor=cursor)).all()
+
+
+def _filtered(stmt: Select[Any], flt: CaseFilter) -> Select[Any]:
     for column, value in (
         (Case.owner_id, flt.owner_id),
         (Case.status, flt.status),
@@ -54,7 +62,7 @@ def list_page(session: Session, flt: CaseFilter, *, limit: int, cursor: str | No
     ):
         if value is not None:
             stmt = stmt.where(column == value)
-    return session.scalars(paginate_desc(stmt, Case.id, limit=limit, cursor=cursor)).all()
+    return stmt
 
 
 def timeline(
@@ -146,3 +154,34 @@ def updates_due_unreminded(session: Session, *, until: datetime, limit: int) -> 
         .limit(limit)
         .with_for_update(skip_locked=True, of=Case)
     ).all()
+
+
+def export_chunk(
+    session: Session,
+    flt: CaseFilter,
+    *,
+    before: str | None,
+    limit: int,
+    statuses: Collection[str] | None = None,
+    ids: Collection[str] | None = None,
+) -> Sequence[Row[tuple[Case, str, str, str | None, str | None]]]:
+    """Up to `limit` cases newest first, older than the case `before`, each with the names a
+    reader of an export needs: (case, customer name, owner name, department name, order number).
+    `statuses` and `ids` narrow the filter further (the staff search page's "open" and matches)."""
+    from ownwell.orders.models import Order
+
+    stmt = (
+        select(Case, Customer.name, Staff.name, Department.name, Order.external_id)
+        .join(Customer, Customer.id == Case.customer_id)
+        .join(Staff, Staff.id == Case.owner_id)
+        .outerjoin(Department, Department.id == Case.caused_by_department_id)
+        .outerjoin(Order, Order.id == Case.order_id)
+    )
+    stmt = _filtered(stmt, flt)
+    if statuses is not None:
+        stmt = stmt.where(Case.status.in_(statuses))
+    if ids is not None:
+        stmt = stmt.where(Case.id.in_(sorted(ids)))
+    if before is not None:
+        stmt = stmt.where(Case.id < before)
+    return session.execute(stmt.order_by(Case.id.desc()).limit(limit)).all()

@@ -40,7 +40,7 @@ def _label(moment: datetime, zone: str) -> str:
     return f"{local.day} {local:%b}"
 
 
-def _department(ctx: WebCtx, department_id: str | None) -> str | None:
+def chosen_department(ctx: WebCtx, department_id: str | None) -> str | None:
     """A supervisor reads their own department: the first one unless they chose another."""
     if department_id or ctx.actor.role == Role.admin:
         return department_id or None
@@ -142,7 +142,7 @@ def _recurring_chart(
 def insights(ctx: StaffPage, department_id: str | None = None, weeks: int = DEFAULT_WEEKS) -> Response:
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
         raise InvalidInput(f"weeks must be between {MIN_WEEKS} and {MAX_WEEKS}", field="weeks")
-    chosen = _department(ctx, department_id)
+    chosen = chosen_department(ctx, department_id)
     policies.require_can_read(ctx.session, ctx.actor, chosen)
     start = ctx.now - weeks * WEEK
     starts = [start + i * WEEK for i in range(weeks)]
