@@ -138,6 +138,7 @@ def get_case(case_id: str, ctx: ApiContext) -> CaseOut:
 @router.patch("/cases/{case_id}", response_model=CaseOut)
 def update_case(case_id: str, body: CasePatch, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "change it")
     service.update_case(ctx.session, case=case, patch=body, actor=ctx.actor, now=ctx.now)
     return case_out(case, settings=ctx.settings, now=ctx.now)
 
@@ -155,6 +156,8 @@ def get_timeline(case_id: str, ctx: ApiContext, limit: int = 200, cursor: Cursor
 @router.post("/cases/{case_id}/messages", status_code=201, response_model=CaseOut)
 def post_message(case_id: str, body: MessageIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
+    if not body.from_customer:
+        policies.require_can_write(ctx.session, ctx.actor, case, body.visibility)
     service.add_message(
         ctx.session,
         case=case,
@@ -172,7 +175,7 @@ def post_message(case_id: str, body: MessageIn, ctx: ApiContext) -> CaseOut:
 @router.post("/cases/{case_id}/transfer", response_model=CaseOut)
 def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "transfer it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "transfer it")
     try:
         to = staff_repository.get_staff(ctx.session, body.to_staff_id)
     except NotFound as exc:
@@ -192,7 +195,7 @@ def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
 @router.post("/cases/{case_id}/resolve", response_model=CaseOut)
 def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "resolve it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "resolve it")
     lifecycle.resolve_case(
         ctx.session,
         case=case,
@@ -208,7 +211,7 @@ def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
 @router.post("/cases/{case_id}/reopen", response_model=CaseOut)
 def reopen(case_id: str, body: ReopenIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "reopen it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "reopen it")
     lifecycle.reopen_case(
         ctx.session,
         case=case,

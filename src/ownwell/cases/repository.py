@@ -14,6 +14,7 @@ from ownwell.db import short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
+from ownwell.staff.models import staff_departments
 
 
 def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
@@ -26,6 +27,19 @@ def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
     if case is None:
         raise NotFound(f"no case with id {case_id!r}")
     return case
+
+
+def is_member_of_case_departments(session: Session, *, staff_id: str, case: Case) -> bool:
+    """Whether this staff member belongs to one of the case's departments: the department it is
+    attributed to, if any, and every department of its current owner."""
+    mine = staff_departments.alias("mine")
+    owners = staff_departments.alias("owners")
+    case_departments = or_(
+        mine.c.department_id == case.caused_by_department_id,
+        mine.c.department_id.in_(select(owners.c.department_id).where(owners.c.staff_id == case.owner_id)),
+    )
+    stmt = select(mine.c.department_id).where(mine.c.staff_id == staff_id, case_departments).limit(1)
+    return session.scalars(stmt).first() is not None
 
 
 @dataclass(frozen=True)
