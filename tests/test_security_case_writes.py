@@ -1,0 +1,204 @@
+"""Issue #17: every write on a case is for its owner, a supervisor of one of the case's
+departments (its attribution, and its owner's departments) or an admin; internal notes are open
+to every staff member. Offers are decided by the department fixed when they were made, and
+authority limits hold for the running total per case and type, in the organisation's currency."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.staff_web import web_session_for
+
+NOTE = "Kettle arrived cracked; customer already waited a week"
+
+
+def _person(admin, as_token, *, name, email, role, departments, authority=None):  # type: ignore[no-untyped-def]
+    body = {"name": name, "email": email, "role": role, "department_ids": [d["id"] for d in departments]}
+    if authority:
+        body["authority"] = authority
+    staff = admin.post("/staff", body)
+    assert staff.status_code == 201, staff.text
+    token = admin.post(f"/staff/{staff.json()['id']}/tokens").json()["token"]
+    return staff.json(), as_token(token)
+
+
+@pytest.fixture
+def org(admin, as_token):  # type: ignore[no-untyped-def]
+    """Care answers for the case, which Noor owns; Tia is another Care agent, Vera supervises
+    Care and Otto supervises Billing (another department)."""
+    care = admin.post("/departments", {"name": "Care"}).json()
+    billing = admin.post("/departments", {"name": "Billing"}).json()
+    shipping = admin.post("/departments", {"name": "Shipping"}).json()
+    noor, noor_api = _person(
+        admin,
+        as_token,
+        name="Noor Owner",
+        email="noor@acme.test",
+        role="agent",
+        departments=[care],
+        authority={"refund": "50.00"},
+    )
+    case = admin.post(
+        "/cases",
+        {
+            "customer": {"name": "Kai Lund", "emails": ["kai@example.com"]},
+            "subject": "Cracked kettle",
+            "body": "My kettle arrived cracked.",
+            "kind": "complaint",
+            "caused_by_department_id": care["id"],
+        },
+    ).json()
+    assert case["owner"]["id"] == noor["id"]
+    people = {"noor": (noor, noor_api), "admin": ({"id": None}, admin)}
+    for key, name, role, department in (
+        ("tia", "Tia Agent", "agent", care),
+        ("vera", "Vera Care", "supervisor", care),
+        ("otto", "Otto Billing", "supervisor", billing),
+        ("sam", "Sam Shipping", "supervisor", shipping),
+    ):
+        people[key] = _person(
+            admin, as_token, name=name, email=f"{key}@acme.test", role=role, departments=[department]
+        )
+    return {"case": case, "care": care, "billing": billing, "shipping": shipping, "people": people}
+
+
+def _state(admin, case_id):  # type: ignore[no-untyped-def]
+    """Everything a write could change: the case, its timeline, its promises and its mail."""
+    case = admin.get(f"/cases/{case_id}").json()
+    timeline = [e["id"] for e in admin.get(f"/cases/{case_id}/timeline").json()["items"]]
+    commitments = admin.get(f"/cases/{case_id}/commitments").json()
+    outbox = admin.get("/outbox", limit=200, case_id=case_id).json()["items"]
+    return case, timeline, commitments, [m["id"] for m in outbox]
+
+
+def _due(clock):  # type: ignore[no-untyped-def]
+    return (clock.now() + timedelta(hours=3)).isoformat()
+
+
+WRITES = {
+    "reply": lambda api, case, clock: api.post(
+        f"/cases/{case['id']}/messages", {"body": "We'll send a new kettle.", "visibility": "customer"}
+    ),
+    "promise": lambda api, case, clock: api.post(
+        f"/cases/{case['id']}/commitments", {"text": "Call back", "due_at": _due(clock)}
+    ),
+    "subject": lambda api, case, clock: api.patch(f"/cases/{case['id']}", {"subject": "Refund now"}),
+    "kind": lambda api, case, clock: api.patch(f"/cases/{case['id']}", {"kind": "question"}),
+    "attribution": lambda api, case, clock: api.patch(
+        f"/cases/{case['id']}", {"caused_by_department_id": None}
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("who", ["tia", "otto"])
+def test_an_agent_non_owner_or_a_supervisor_of_another_department_cannot_write_on_the_case(
+    admin, org, clock, write, who
+):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    before = _state(admin, case["id"])
+    answer = WRITES[write](org["people"][who][1], case, clock)
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["code"] == "forbidden"
+    assert "only the case owner or a supervisor of its department" in answer.json()["error"]["message"]
+    assert _state(admin, case["id"]) == before
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("who", ["noor", "vera", "admin"])
+def test_the_owner_a_supervisor_of_the_cases_department_and_an_admin_may_write_on_the_case(
+    admin, org, clock, write, who
+):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    before = _state(admin, case["id"])
+    answer = WRITES[write](org["people"][who][1], case, clock)
+    assert answer.status_code in (200, 201), answer.text
+    assert _state(admin, case["id"]) != before
+
+
+def test_a_supervisor_of_the_owners_department_counts_for_an_unattributed_case(admin, org, clock):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]
+    assert noor_api.patch(f"/cases/{case['id']}", {"caused_by_department_id": None}).status_code == 200
+    assert WRITES["reply"](org["people"]["vera"][1], case, clock).status_code == 201
+    assert WRITES["reply"](org["people"]["otto"][1], case, clock).status_code == 403
+
+
+@pytest.mark.parametrize("who", ["tia", "otto", "noor", "vera", "admin"])
+def test_any_staff_member_may_add_an_internal_note(admin, org, who):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    answer = org["people"][who][1].post(
+        f"/cases/{case['id']}/messages", {"body": "The courier has a photo.", "visibility": "internal"}
+    )
+    assert answer.status_code == 201, answer.text
+    notes = [e for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"] if e["kind"] == "note"]
+    assert [n["text"] for n in notes] == ["The courier has a photo."]
+
+
+def test_a_supervisor_of_another_department_cannot_keep_or_move_the_owners_promise(admin, org, clock):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    made = org["people"]["noor"][1].post(
+        f"/cases/{case['id']}/commitments", {"text": "Call back", "due_at": _due(clock)}
+    )
+    assert made.status_code == 201, made.text
+    promise = made.json()["id"]
+    otto = org["people"]["otto"][1]
+    assert otto.post(f"/commitments/{promise}/keep").status_code == 403
+    moved = otto.post(f"/commitments/{promise}/renegotiate", {"due_at": _due(clock), "note": "Later"})
+    assert moved.status_code == 403
+    assert org["people"]["vera"][1].post(f"/commitments/{promise}/keep").status_code == 200
+
+
+# The web forms: the same rule, the error page, nothing written.
+WEB_WRITES = {
+    "reply": ("messages", {"body": "We'll send a new kettle.", "visibility": "customer"}),
+    "promise": ("commitments", {"text": "Call back", "due_at": "2026-03-02T15:00"}),
+    "attribution": ("attribute", {"caused_by_department_id": ""}),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WEB_WRITES))
+@pytest.mark.parametrize("who", ["tia", "otto"])
+def test_the_case_page_forms_refuse_an_agent_non_owner_and_a_supervisor_of_another_department(
+    admin, org, client, session_factory, clock, write, who
+):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    before = _state(admin, case["id"])
+    csrf = web_session_for(client, session_factory, clock, f"{who}@acme.test")
+    path, data = WEB_WRITES[write]
+    answer = client.post(f"/cases/{case['id']}/{path}", data={"csrf": csrf, **data}, follow_redirects=False)
+    assert answer.status_code == 403, answer.text
+    assert "only the case owner or a supervisor of its department" in answer.text
+    client.cookies.clear()
+    assert _state(admin, case["id"]) == before
+
+
+@pytest.mark.parametrize("write", sorted(WEB_WRITES))
+@pytest.mark.parametrize("who", ["noor", "vera"])
+def test_the_case_page_forms_let_the_owner_and_a_supervisor_of_the_cases_department_write(
+    admin, org, client, session_factory, clock, write, who
+):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    before = _state(admin, case["id"])
+    csrf = web_session_for(client, session_factory, clock, f"{who}@acme.test")
+    path, data = WEB_WRITES[write]
+    answer = client.post(f"/cases/{case['id']}/{path}", data={"csrf": csrf, **data}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    client.cookies.clear()
+    assert _state(admin, case["id"]) != before
+
+
+def test_the_case_page_lets_any_staff_member_add_an_internal_note(admin, org, client, session_factory, clock):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    csrf = web_session_for(client, session_factory, clock, "otto@acme.test")
+    answer = client.post(
+        f"/cases/{case['id']}/messages",
+        data={"csrf": csrf, "body": "Billing saw this before.", "visibility": "internal"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    client.cookies.clear()
+    kinds = [e["kind"] for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"]]
+    assert "note" in kinds
