@@ -202,3 +202,46 @@ def test_the_case_page_lets_any_staff_member_add_an_internal_note(admin, org, cl
     client.cookies.clear()
     kinds = [e["kind"] for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"]]
     assert "note" in kinds
+
+
+def _offer(api, case_id, **fields):  # type: ignore[no-untyped-def]
+    body = {"type": "refund", "amount": "120.00", "currency": "EUR", "note": NOTE} | fields
+    return api.post(f"/cases/{case_id}/offers", body)
+
+
+def test_re_attributing_a_case_does_not_move_who_decides_an_offer_made_on_it(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]
+    billing, shipping = org["billing"], org["shipping"]
+    assert (
+        noor_api.patch(f"/cases/{case['id']}", {"caused_by_department_id": billing["id"]}).status_code == 200
+    )
+    made = _offer(noor_api, case["id"])
+    assert made.status_code == 201, made.text
+    offer = made.json()
+    assert offer["status"] == "pending_approval"
+    # The owner, legitimately, finds Shipping broke it after all.
+    moved = noor_api.patch(f"/cases/{case['id']}", {"caused_by_department_id": shipping["id"]})
+    assert moved.status_code == 200 and moved.json()["caused_by_department_id"] == shipping["id"]
+    sam_api, otto_api = org["people"]["sam"][1], org["people"]["otto"][1]
+    assert [o["id"] for o in sam_api.get("/offers").json()["items"]] == []
+    refused = sam_api.post(f"/offers/{offer['id']}/approve", {"note": "fine by Shipping"})
+    assert refused.status_code == 403, refused.text
+    assert admin.get(f"/offers/{offer['id']}").json()["status"] == "pending_approval"
+    assert [o["id"] for o in otto_api.get("/offers").json()["items"]] == [offer["id"]]
+    approved = otto_api.post(f"/offers/{offer['id']}/approve", {"note": "Billing pays"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved"
+
+
+def test_an_offer_on_an_unattributed_case_is_decided_by_the_owners_departments_as_they_were(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]
+    assert noor_api.patch(f"/cases/{case['id']}", {"caused_by_department_id": None}).status_code == 200
+    offer = _offer(noor_api, case["id"]).json()
+    assert (
+        noor_api.patch(f"/cases/{case['id']}", {"caused_by_department_id": org["billing"]["id"]}).status_code
+        == 200
+    )
+    assert org["people"]["otto"][1].post(f"/offers/{offer['id']}/approve", {}).status_code == 403
+    assert org["people"]["vera"][1].post(f"/offers/{offer['id']}/approve", {}).status_code == 200

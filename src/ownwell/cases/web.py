@@ -81,13 +81,15 @@ def case_context(ctx: WebCtx, case_id: str) -> dict[str, Any]:
     decidable: set[str] = set()
     if any(o.status == OfferStatus.pending_approval for o in offers):
         mine = offer_repository.department_ids_of(session, ctx.actor.id)
-        deciding = offer_repository.deciding_department_ids(session, case)
         for offer in offers:
             if offer.status != OfferStatus.pending_approval:
                 continue
             try:
                 offer_policies.require_can_decide(
-                    ctx.actor, offer, actor_department_ids=mine, deciding_department_ids=deciding
+                    ctx.actor,
+                    offer,
+                    actor_department_ids=mine,
+                    deciding_department_ids=offer_repository.offer_department_ids(offer),
                 )
             except Forbidden:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,6 +24,15 @@ def authority_limit(staff: Staff, offer_type: OfferType) -> Decimal:
 
 def within_authority(staff: Staff, offer_type: OfferType, amount: Decimal) -> bool:
     return amount <= authority_limit(staff, offer_type)
+
+
+def pack_departments(department_ids: Sequence[str]) -> str:
+    """Department ids as stored on an offer: ",a,b," so that one id is found with LIKE ",a,"."""
+    return "," + ",".join(sorted(department_ids)) + "," if department_ids else ""
+
+
+def unpack_departments(packed: str) -> list[str]:
+    return [d for d in packed.split(",") if d]
 
 
 def approval_due(created_at: datetime, sla_minutes: int) -> datetime:

@@ -123,6 +123,7 @@ def propose(
         decided_at=now if own else None,
         approval_due_at=None if own else rules.approval_due(now, settings.approval_sla_minutes),
         created_at=now,
+        deciding_department_ids=rules.pack_departments(repository.deciding_department_ids(session, case)),
     )
     offer.proposed_by = actor
     offer.decided_by = actor if own else None
@@ -319,6 +320,6 @@ def lock_for_decision(
         actor,
         offer,
         actor_department_ids=repository.department_ids_of(session, actor.id),
-        deciding_department_ids=repository.deciding_department_ids(session, case),
+        deciding_department_ids=repository.offer_department_ids(offer),
     )
     return offer, case
