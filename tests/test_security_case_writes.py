@@ -245,3 +245,80 @@ def test_an_offer_on_an_unattributed_case_is_decided_by_the_owners_departments_a
     )
     assert org["people"]["otto"][1].post(f"/offers/{offer['id']}/approve", {}).status_code == 403
     assert org["people"]["vera"][1].post(f"/offers/{offer['id']}/approve", {}).status_code == 200
+
+
+# Authority limits: the running total per case and type, in the organisation's currency.
+
+
+def test_an_authority_limit_holds_for_the_running_total_of_a_case_not_for_each_offer(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]  # refund limit 50 EUR
+    statuses = [_offer(noor_api, case["id"], amount="50.00").json()["status"] for _ in range(3)]
+    assert statuses == ["approved", "pending_approval", "pending_approval"]
+    # Another type has its own total.
+    assert _offer(noor_api, case["id"], type="goodwill", amount="0.01").json()["status"] == "pending_approval"
+
+
+def test_a_rejected_offer_does_not_count_against_the_limit(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]
+    big = _offer(noor_api, case["id"], amount="120.00").json()
+    assert big["status"] == "pending_approval"
+    assert (
+        org["people"]["vera"][1].post(f"/offers/{big['id']}/reject", {"note": "Too much"}).status_code == 200
+    )
+    assert _offer(noor_api, case["id"], amount="40.00").json()["status"] == "approved"
+
+
+def test_an_offer_in_another_currency_is_refused_without_a_rate(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    before = _state(admin, case["id"])
+    answer = _offer(org["people"]["noor"][1], case["id"], amount="50.00", currency="JPY")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "currency"
+    assert "EUR" in answer.json()["error"]["message"]
+    assert _state(admin, case["id"]) == before
+    assert admin.get(f"/cases/{case['id']}/offers").json()["items"] == []
+
+
+def test_with_a_rate_table_an_offer_in_another_currency_is_converted_for_the_limit(admin, org, settings):  # type: ignore[no-untyped-def]
+    settings.currency_rates = "USD=0.92,GBP=1.17"
+    case = org["case"]
+    noor_api = org["people"]["noor"][1]
+    # 60 USD is 55.20 EUR, above a limit of 50 EUR; 50 USD alone would have been 46.00.
+    answer = _offer(noor_api, case["id"], amount="60.00", currency="USD")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "pending_approval"
+    assert answer.json()["currency"] == "USD" and answer.json()["amount"] == "60.00"
+    other = admin.post(
+        "/cases",
+        {
+            "customer": {"name": "Ida", "emails": ["ida@example.com"]},
+            "body": "Late parcel",
+            "kind": "complaint",
+        },
+    ).json()
+    assert (
+        admin.post(
+            f"/cases/{other['id']}/transfer",
+            {"to_staff_id": org["people"]["noor"][0]["id"], "handoff_note": "Yours"},
+        ).status_code
+        == 200
+    )
+    assert _offer(noor_api, other["id"], amount="50.00", currency="USD").json()["status"] == "approved"
+    assert _offer(noor_api, other["id"], amount="5.00", currency="CHF").status_code == 422
+
+
+def test_currency_settings_name_the_variable_on_a_bad_value():  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from ownwell.config import Settings
+
+    with pytest.raises(ValidationError, match="OWNWELL_CURRENCY_RATES"):
+        Settings(currency_rates="USD=0.92,GBP")
+    with pytest.raises(ValidationError, match="OWNWELL_CURRENCY_RATES"):
+        Settings(currency_rates="USD=-1")
+    with pytest.raises(ValidationError, match="OWNWELL_CURRENCY must"):
+        Settings(currency="euro")
+    assert Settings().currency == "EUR"
+    assert str(Settings(currency_rates="USD=0.92").rates()["USD"]) == "0.92"

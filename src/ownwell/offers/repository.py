@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, literal, not_, or_, select
@@ -14,7 +15,7 @@ from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import check_limit, decode_cursor
 from ownwell.offers import rules
-from ownwell.offers.models import Offer, OfferStatus
+from ownwell.offers.models import Offer, OfferStatus, OfferType
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Role, Staff, staff_departments
 
@@ -42,6 +43,19 @@ def get(session: Session, offer_id: str, *, for_update: bool = False) -> Offer:
 def for_case(session: Session, case_id: str) -> Sequence[Offer]:
     stmt = _with_people(select(Offer).where(Offer.case_id == case_id).order_by(Offer.id))
     return session.scalars(stmt).unique().all()
+
+
+def counted_amounts(
+    session: Session, *, case_id: str, offer_type: OfferType
+) -> Sequence[tuple[Decimal, str]]:
+    """(amount, currency) of the offers of this type on the case that count against an
+    authority limit: approved and pending ones (a rejected offer gives nothing)."""
+    stmt = select(Offer.amount, Offer.currency).where(
+        Offer.case_id == case_id,
+        Offer.type == offer_type,
+        Offer.status.in_((OfferStatus.approved, OfferStatus.pending_approval)),
+    )
+    return [(amount, currency) for amount, currency in session.execute(stmt).all()]
 
 
 def department_ids_of(session: Session, staff_id: str) -> list[str]:
