@@ -322,3 +322,76 @@ def test_currency_settings_name_the_variable_on_a_bad_value():  # type: ignore[n
         Settings(currency="euro")
     assert Settings().currency == "EUR"
     assert str(Settings(currency_rates="USD=0.92").rates()["USD"]) == "0.92"
+
+
+# A customer's identifiers decide where their mail and portal links go.
+
+
+def _notices(admin):  # type: ignore[no-untyped-def]
+    return [m for m in admin.get("/outbox", limit=200).json()["items"] if m["kind"] == "address_changed"]
+
+
+def test_an_agent_with_no_case_of_the_customer_cannot_change_their_identifiers(admin, org):  # type: ignore[no-untyped-def]
+    customer_id = org["case"]["customer_id"]
+    before = admin.get(f"/customers/{customer_id}").json()
+    tia = org["people"]["tia"][1]
+    for change in (
+        {"emails": ["thief@example.net"]},
+        {"phones": ["+4520000000"]},
+        {"external_ids": {"shop": "9"}},
+    ):
+        answer = tia.patch(f"/customers/{customer_id}", change)
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["error"]["code"] == "forbidden"
+    assert admin.get(f"/customers/{customer_id}").json() == before
+    assert _notices(admin) == []
+    # What is not an identifier stays open to staff.
+    assert tia.patch(f"/customers/{customer_id}", {"name": "Kai Lund-Berg"}).status_code == 200
+
+
+def test_the_owner_of_an_open_case_changes_an_address_on_the_record_and_the_old_address_is_told(admin, org):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    customer_id = case["customer_id"]
+    noor, noor_api = org["people"]["noor"]
+    answer = noor_api.patch(f"/customers/{customer_id}", {"emails": ["kai.new@example.com"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["emails"] == ["kai.new@example.com"]
+    entries = [
+        e
+        for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"]
+        if e["kind"] == "identifiers_changed"
+    ]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["actor"]["id"] == noor["id"] and entry["visibility"] == "internal"
+    assert "kai@example.com → kai.new@example.com" in entry["text"]
+    history = admin.get(f"/customers/{customer_id}").json()["recent_timeline"]
+    assert "identifiers_changed" in [e["kind"] for e in history]
+    notices = _notices(admin)
+    assert [(m["recipient"], m["subject"]) for m in notices] == [
+        ("kai@example.com", "Your address on file was changed")
+    ]
+    assert "kai.new@example.com" in notices[0]["body"]
+    # The same address again changes nothing and tells no one again.
+    assert noor_api.patch(f"/customers/{customer_id}", {"emails": ["kai.new@example.com"]}).status_code == 200
+    assert len(_notices(admin)) == 1
+
+
+def test_a_supervisor_and_the_personal_contact_may_change_identifiers(admin, org):  # type: ignore[no-untyped-def]
+    customer_id = org["case"]["customer_id"]
+    tia, tia_api = org["people"]["tia"]
+    assert (
+        org["people"]["otto"][1].patch(f"/customers/{customer_id}", {"phones": ["+4520000001"]}).status_code
+        == 200
+    )
+    assert admin.patch(f"/customers/{customer_id}", {"personal_contact_id": tia["id"]}).status_code == 200
+    assert tia_api.patch(f"/customers/{customer_id}", {"phones": ["+4520000002"]}).status_code == 200
+
+
+def test_a_change_to_a_customer_without_cases_is_kept_on_their_record(admin):  # type: ignore[no-untyped-def]
+    customer = admin.post("/customers", {"name": "Liv", "emails": ["liv@example.com"]}).json()
+    assert admin.patch(f"/customers/{customer['id']}", {"emails": ["liv@example.org"]}).status_code == 200
+    facts = admin.get(f"/customers/{customer['id']}").json()["facts"]
+    assert len(facts) == 1 and "liv@example.com → liv@example.org" in facts[0]["text"]
+    assert facts[0]["created_by_id"] is not None
+    assert [m["recipient"] for m in _notices(admin)] == ["liv@example.com"]

@@ -105,6 +105,29 @@ def active_for_customer(session: Session, customer_id: str, *, limit: int = 50) 
     ).all()
 
 
+def owns_active_case_of(session: Session, *, staff_id: str, customer_id: str) -> bool:
+    stmt = select(Case.id).where(
+        Case.customer_id == customer_id, Case.owner_id == staff_id, Case.status.in_(ACTIVE_STATUSES)
+    )
+    return session.scalars(stmt.limit(1)).first() is not None
+
+
+def latest_case_ids_of_customer(session: Session, customer_id: str) -> list[str]:
+    """Where a change to the customer's record is written down: every active case of theirs,
+    else their most recent case; none for a customer who never had one."""
+    active = session.scalars(
+        select(Case.id)
+        .where(Case.customer_id == customer_id, Case.status.in_(ACTIVE_STATUSES))
+        .order_by(Case.id)
+    ).all()
+    if active:
+        return list(active)
+    latest = session.scalars(
+        select(Case.id).where(Case.customer_id == customer_id).order_by(Case.id.desc()).limit(1)
+    ).first()
+    return [latest] if latest else []
+
+
 def cadence_minutes(session: Session, kind: str) -> int | None:
     """Read by every case opened or updated; kept briefly (db.ShortCache), as policies rarely change."""
     cache = short_cache(session)

@@ -48,6 +48,7 @@ EVENT_VERBS = {
     "fair_solution": "proposed a fair solution",
     "resolved": "resolved the case",
     "reopened": "reopened the case",
+    "identifiers_changed": "changed the customer's contact details",
 }
 # Messages after a successful form, chosen by key so that nothing typed is echoed back.
 DONE = {
