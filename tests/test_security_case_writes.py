@@ -395,3 +395,20 @@ def test_a_change_to_a_customer_without_cases_is_kept_on_their_record(admin):  #
     assert len(facts) == 1 and "liv@example.com → liv@example.org" in facts[0]["text"]
     assert facts[0]["created_by_id"] is not None
     assert [m["recipient"] for m in _notices(admin)] == ["liv@example.com"]
+
+
+def test_praise_repeated_in_portal_replies_is_one_kudos_per_case_and_customer(admin, client):  # type: ignore[no-untyped-def]
+    from tests.test_portal import _open, _path
+
+    case = admin.post(
+        "/cases",
+        {"customer": {"name": "Rui Costa", "emails": ["rui@example.com"]}, "body": "My kettle leaks"},
+    ).json()
+    _, csrf = _open(client, case)
+    url = _path(case["portal_url"]) + "/reply"
+    for body in ("Thank you so much, that was quick!", "Thanks again, you are brilliant!"):
+        assert client.post(url, data={"csrf": csrf, "body": body}).status_code == 200
+    items = admin.get(f"/staff/{case['owner']['id']}/kudos").json()["items"]
+    assert [k["text"] for k in items] == ["Thank you so much, that was quick!"]
+    kinds = [e["kind"] for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"]]
+    assert kinds.count("kudos") == 1
