@@ -412,3 +412,62 @@ def test_praise_repeated_in_portal_replies_is_one_kudos_per_case_and_customer(ad
     assert [k["text"] for k in items] == ["Thank you so much, that was quick!"]
     kinds = [e["kind"] for e in admin.get(f"/cases/{case['id']}/timeline").json()["items"]]
     assert kinds.count("kudos") == 1
+
+
+def _board_row(board: str, department_id: str) -> str:
+    return board.split(f'href="/departments/{department_id}"')[1].split("</tr>")[0]
+
+
+def test_the_department_board_shows_error_rates_only_as_the_metrics_rules_allow(
+    admin, client, session_factory, clock
+):  # type: ignore[no-untyped-def]
+    from ownwell.staff.models import Role
+    from tests.staff_web import make_staff
+
+    make_staff(session_factory, clock, name="Sam Agent", email="sam@ownwell.test", departments=["Shipping"])
+    make_staff(
+        session_factory,
+        clock,
+        name="Bea Super",
+        email="bea@ownwell.test",
+        role=Role.supervisor,
+        departments=["Billing"],
+    )
+    departments = {d["name"]: d["id"] for d in admin.get("/departments").json()["items"]}
+    shipping, billing = departments["Shipping"], departments["Billing"]
+    for n in (1, 2):
+        made = admin.post(
+            "/orders",
+            {
+                "external_id": f"A-{n}",
+                "customer": {"name": f"Customer {n}", "emails": [f"c{n}@example.com"]},
+                "promised_by": "2026-03-10T12:00:00+00:00",
+                "department_id": shipping,
+            },
+        )
+        assert made.status_code == 201, made.text
+    admin.post(
+        "/cases",
+        {
+            "customer": {"emails": ["c1@example.com"]},
+            "body": "Late parcel",
+            "caused_by_department_id": shipping,
+        },
+    )
+    clock.advance(timedelta(minutes=5))  # the board's window ends at now
+
+    web_session_for(client, session_factory, clock, "sam@ownwell.test")
+    board = client.get("/departments").text
+    assert 'data-figure="open">1<' in _board_row(board, shipping)  # the board itself is open to agents
+    assert 'data-figure="error-rate"' not in board and "500.0" not in board
+    assert "Error rate" not in client.get(f"/departments/{shipping}").text
+
+    web_session_for(client, session_factory, clock, "bea@ownwell.test")
+    board = client.get("/departments").text
+    assert 'data-figure="error-rate"' in _board_row(board, billing)
+    assert 'data-figure="error-rate"' not in _board_row(board, shipping) and "500.0" not in board
+    assert "Error rate" in client.get(f"/departments/{billing}").text
+    assert "Error rate" not in client.get(f"/departments/{shipping}").text
+
+    web_session_for(client, session_factory, clock, "ada@ownwell.test")
+    assert "500.0" in _board_row(client.get("/departments").text, shipping)  # 1 case per 2 orders
