@@ -151,6 +151,19 @@ def test_a_supervisor_of_another_department_cannot_keep_or_move_the_owners_promi
     assert org["people"]["vera"][1].post(f"/commitments/{promise}/keep").status_code == 200
 
 
+def test_asking_an_expert_on_a_cases_behalf_follows_the_same_rule(admin, org, clock):  # type: ignore[no-untyped-def]
+    case = org["case"]
+    body = {
+        "question": "Can we refund the shipping too?",
+        "department_id": org["billing"]["id"],
+        "due_at": _due(clock),
+    }
+    otto = org["people"]["otto"][1].post(f"/cases/{case['id']}/questions", body)
+    assert otto.status_code == 403, otto.text
+    assert admin.get(f"/cases/{case['id']}/questions").json() == []
+    assert org["people"]["vera"][1].post(f"/cases/{case['id']}/questions", body).status_code == 201
+
+
 # The web forms: the same rule, the error page, nothing written.
 WEB_WRITES = {
     "reply": ("messages", {"body": "We'll send a new kettle.", "visibility": "customer"}),
