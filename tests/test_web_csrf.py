@@ -47,8 +47,16 @@ FORM_ROUTES = [
 
 @pytest.fixture
 def world(admin, client, session_factory, clock):  # type: ignore[no-untyped-def]
-    """A signed-in supervisor and a case of theirs with an open promise."""
-    make_staff(session_factory, clock, name="Sue Super", email="sue@ownwell.test", role=Role.supervisor)
+    """A signed-in supervisor and a case of their department with an open promise."""
+    make_staff(
+        session_factory,
+        clock,
+        name="Sue Super",
+        email="sue@ownwell.test",
+        role=Role.supervisor,
+        departments=["Care"],
+    )
+    care = next(d for d in admin.get("/departments").json()["items"] if d["name"] == "Care")
     case = admin.post(
         "/cases",
         {
@@ -57,6 +65,7 @@ def world(admin, client, session_factory, clock):  # type: ignore[no-untyped-def
             "body": "Broken lamp",
             "channel": "email",
             "kind": "complaint",
+            "caused_by_department_id": care["id"],
         },
     ).json()
     due = (clock.now() + timedelta(hours=3)).isoformat()

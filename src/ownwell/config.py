@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,31 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DATA_DIR = Path("./ownwell-data")
+
+
+def is_currency_code(value: str) -> bool:
+    return len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()
+
+
+def parse_rates(text: str) -> dict[str, Decimal]:
+    """ "USD=0.92, GBP=1.17" -> {"USD": Decimal("0.92"), ...}; refuses anything else, naming the
+    variable, so a typo stops the start instead of letting offers in that currency through."""
+    rates: dict[str, Decimal] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        code, sep, number = (piece.strip() for piece in item.partition("="))
+        try:
+            rate = Decimal(number) if sep else None
+        except InvalidOperation:
+            rate = None
+        if not is_currency_code(code) or rate is None or not rate.is_finite() or rate <= 0 or code in rates:
+            raise ValueError(
+                f"OWNWELL_CURRENCY_RATES: {item!r} is not CODE=RATE (like USD=0.92), a positive rate, "
+                "once per currency"
+            )
+        rates[code] = rate
+    return rates
 
 
 class Settings(BaseSettings):
@@ -71,6 +97,11 @@ class Settings(BaseSettings):
     reminder_lead_minutes: int = Field(default=120, ge=1)
     # How long an offer above someone's authority may wait for a supervisor before they are reminded.
     approval_sla_minutes: int = Field(default=240, ge=1)
+    # The organisation's currency: authority limits are in it. An offer in another currency is
+    # refused unless `currency_rates` says what one unit of it is worth here, such as
+    # "USD=0.92,GBP=1.17" (units of `currency` per unit of the other).
+    currency: str = "EUR"
+    currency_rates: str = ""
     # Recurring issues (P10): the worker matches new cases every `insights_interval_s`, which is
     # far shorter than the timer sweep so a case has its issue within seconds. The similarity
     # threshold was chosen on CFPB complaints, not on any benchmark's labels (bench/RESULTS.md).
@@ -88,6 +119,25 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if not is_currency_code(value):
+            raise ValueError(
+                f"OWNWELL_CURRENCY must be a three-letter ISO 4217 code in upper case, not {value!r}"
+            )
+        return value
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rate_table(cls, value: str) -> str:
+        parse_rates(value)
+        return value
+
+    def rates(self) -> dict[str, Decimal]:
+        """`currency_rates` as a table: code -> units of the organisation's currency per unit."""
+        return parse_rates(self.currency_rates)
 
     @field_validator("base_url")
     @classmethod

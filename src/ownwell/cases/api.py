@@ -183,6 +183,7 @@ def get_case(case_id: str, ctx: ApiContext) -> CaseOut:
 @router.patch("/cases/{case_id}", response_model=CaseOut)
 def update_case(case_id: str, body: CasePatch, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "change it")
     service.update_case(ctx.session, case=case, patch=body, actor=ctx.actor, now=ctx.now)
     return case_out(case, settings=ctx.settings, now=ctx.now)
 
@@ -212,6 +213,8 @@ def post_message(
 
 def _post_message(case_id: str, body: MessageIn, ctx: Ctx) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
+    if not body.from_customer:
+        policies.require_can_write(ctx.session, ctx.actor, case, body.visibility)
     service.add_message(
         ctx.session,
         case=case,
@@ -229,7 +232,7 @@ def _post_message(case_id: str, body: MessageIn, ctx: Ctx) -> CaseOut:
 @router.post("/cases/{case_id}/transfer", response_model=CaseOut)
 def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "transfer it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "transfer it")
     try:
         to = staff_repository.get_staff(ctx.session, body.to_staff_id)
     except NotFound as exc:
@@ -249,7 +252,7 @@ def transfer(case_id: str, body: TransferIn, ctx: ApiContext) -> CaseOut:
 @router.post("/cases/{case_id}/resolve", response_model=CaseOut)
 def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "resolve it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "resolve it")
     lifecycle.resolve_case(
         ctx.session,
         case=case,
@@ -265,7 +268,7 @@ def resolve(case_id: str, body: ResolveIn, ctx: ApiContext) -> CaseOut:
 @router.post("/cases/{case_id}/reopen", response_model=CaseOut)
 def reopen(case_id: str, body: ReopenIn, ctx: ApiContext) -> CaseOut:
     case = repository.get(ctx.session, case_id, for_update=True)
-    policies.require_owner_or_manager(ctx.actor, case, "reopen it")
+    policies.require_owner_or_manager(ctx.session, ctx.actor, case, "reopen it")
     lifecycle.reopen_case(
         ctx.session,
         case=case,

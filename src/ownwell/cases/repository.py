@@ -17,7 +17,7 @@ from ownwell.db import short_cache
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
-from ownwell.staff.models import Department, Staff
+from ownwell.staff.models import Department, Staff, staff_departments
 
 
 def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
@@ -30,6 +30,19 @@ def get(session: Session, case_id: str, *, for_update: bool = False) -> Case:
     if case is None:
         raise NotFound(f"no case with id {case_id!r}")
     return case
+
+
+def is_member_of_case_departments(session: Session, *, staff_id: str, case: Case) -> bool:
+    """Whether this staff member belongs to one of the case's departments: the department it is
+    attributed to, if any, and every department of its current owner."""
+    mine = staff_departments.alias("mine")
+    owners = staff_departments.alias("owners")
+    case_departments = or_(
+        mine.c.department_id == case.caused_by_department_id,
+        mine.c.department_id.in_(select(owners.c.department_id).where(owners.c.staff_id == case.owner_id)),
+    )
+    stmt = select(mine.c.department_id).where(mine.c.staff_id == staff_id, case_departments).limit(1)
+    return session.scalars(stmt).first() is not None
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,29 @@ def active_for_customer(session: Session, customer_id: str, *, limit: int = 50) 
         .order_by(Case.id.desc())
         .limit(limit)
     ).all()
+
+
+def owns_active_case_of(session: Session, *, staff_id: str, customer_id: str) -> bool:
+    stmt = select(Case.id).where(
+        Case.customer_id == customer_id, Case.owner_id == staff_id, Case.status.in_(ACTIVE_STATUSES)
+    )
+    return session.scalars(stmt.limit(1)).first() is not None
+
+
+def latest_case_ids_of_customer(session: Session, customer_id: str) -> list[str]:
+    """Where a change to the customer's record is written down: every active case of theirs,
+    else their most recent case; none for a customer who never had one."""
+    active = session.scalars(
+        select(Case.id)
+        .where(Case.customer_id == customer_id, Case.status.in_(ACTIVE_STATUSES))
+        .order_by(Case.id)
+    ).all()
+    if active:
+        return list(active)
+    latest = session.scalars(
+        select(Case.id).where(Case.customer_id == customer_id).order_by(Case.id.desc()).limit(1)
+    ).first()
+    return [latest] if latest else []
 
 
 def cadence_minutes(session: Session, kind: str) -> int | None:

@@ -49,6 +49,7 @@ EVENT_VERBS = {
     "resolved": "resolved the case",
     "reopened": "reopened the case",
     "sender_verified": "answered from their own address",
+    "identifiers_changed": "changed the customer's contact details",
 }
 # Messages after a successful form, chosen by key so that nothing typed is echoed back.
 DONE = {
@@ -82,13 +83,15 @@ def case_context(ctx: WebCtx, case_id: str) -> dict[str, Any]:
     decidable: set[str] = set()
     if any(o.status == OfferStatus.pending_approval for o in offers):
         mine = offer_repository.department_ids_of(session, ctx.actor.id)
-        deciding = offer_repository.deciding_department_ids(session, case)
         for offer in offers:
             if offer.status != OfferStatus.pending_approval:
                 continue
             try:
                 offer_policies.require_can_decide(
-                    ctx.actor, offer, actor_department_ids=mine, deciding_department_ids=deciding
+                    ctx.actor,
+                    offer,
+                    actor_department_ids=mine,
+                    deciding_department_ids=offer_repository.offer_department_ids(offer),
                 )
             except Forbidden:
                 continue

@@ -59,6 +59,7 @@ def message(
 ) -> Response:
     def work(case: Case) -> str:
         data = validate(MessageIn, {"body": body, "visibility": visibility, "wait_for_customer": bool(wait)})
+        policies.require_can_write(ctx.session, ctx.actor, case, data.visibility)
         service.add_message(
             ctx.session,
             case=case,
@@ -77,6 +78,7 @@ def message(
 @router.post("/cases/{case_id}/commitments")
 def make_commitment(case_id: str, ctx: StaffForm, text: Text = "", due_at: Short = "") -> Response:
     def work(case: Case) -> str:
+        commitment_policies.require_can_make(ctx.session, ctx.actor, case)
         due = local_moment(due_at, ctx.settings.timezone, field="due_at")
         data = validate(CommitmentIn, {"text": text, "due_at": due})
         commitment_service.make_commitment(
@@ -102,7 +104,7 @@ def keep_commitment(
     """From My day (comes back there) or the case page."""
     commitment = commitment_repository.get(ctx.session, commitment_id, for_update=True)
     case = case_repository.get(ctx.session, commitment.case_id)
-    commitment_policies.require_can_change(ctx.actor, commitment, case)
+    commitment_policies.require_can_change(ctx.session, ctx.actor, commitment, case)
     commitment_service.keep(ctx.session, commitment=commitment, actor=ctx.actor, now=ctx.now)
     target = safe_next(next) if next else f"/cases/{case.id}?done=kept#commitments"
     return RedirectResponse(target, status_code=303)
@@ -116,7 +118,7 @@ def renegotiate(
         commitment = commitment_repository.get(ctx.session, commitment_id, for_update=True)
         if commitment.case_id != case.id:
             raise NotFound(f"no commitment {commitment_id!r} on this case")
-        commitment_policies.require_can_change(ctx.actor, commitment, case)
+        commitment_policies.require_can_change(ctx.session, ctx.actor, commitment, case)
         due = local_moment(due_at, ctx.settings.timezone, field="due_at")
         data = validate(RenegotiateIn, {"due_at": due, "note": note})
         commitment_service.renegotiate(
@@ -138,7 +140,7 @@ def renegotiate(
 @router.post("/cases/{case_id}/transfer")
 def transfer(case_id: str, ctx: StaffForm, to_staff_id: Short = "", handoff_note: Text = "") -> Response:
     def work(case: Case) -> str:
-        policies.require_owner_or_manager(ctx.actor, case, "transfer it")
+        policies.require_owner_or_manager(ctx.session, ctx.actor, case, "transfer it")
         data = validate(TransferIn, {"to_staff_id": to_staff_id, "handoff_note": handoff_note})
         try:
             to = staff_repository.get_staff(ctx.session, data.to_staff_id)
@@ -162,6 +164,7 @@ def transfer(case_id: str, ctx: StaffForm, to_staff_id: Short = "", handoff_note
 @router.post("/cases/{case_id}/attribute")
 def attribute(case_id: str, ctx: StaffForm, caused_by_department_id: Short = "") -> Response:
     def work(case: Case) -> str:
+        policies.require_owner_or_manager(ctx.session, ctx.actor, case, "change it")
         data = validate(CasePatch, {"caused_by_department_id": caused_by_department_id or None})
         service.update_case(ctx.session, case=case, patch=data, actor=ctx.actor, now=ctx.now)
         return "attributed"
@@ -173,7 +176,7 @@ def attribute(case_id: str, ctx: StaffForm, caused_by_department_id: Short = "")
 @router.post("/cases/{case_id}/resolve")
 def resolve(case_id: str, ctx: StaffForm, summary: Text = "", next_issue_tip: Text = "") -> Response:
     def work(case: Case) -> str:
-        policies.require_owner_or_manager(ctx.actor, case, "resolve it")
+        policies.require_owner_or_manager(ctx.session, ctx.actor, case, "resolve it")
         data = validate(ResolveIn, {"summary": summary, "next_issue_tip": next_issue_tip.strip() or None})
         lifecycle.resolve_case(
             ctx.session,
@@ -193,7 +196,7 @@ def resolve(case_id: str, ctx: StaffForm, summary: Text = "", next_issue_tip: Te
 @router.post("/cases/{case_id}/reopen")
 def reopen(case_id: str, ctx: StaffForm, reason: Text = "") -> Response:
     def work(case: Case) -> str:
-        policies.require_owner_or_manager(ctx.actor, case, "reopen it")
+        policies.require_owner_or_manager(ctx.session, ctx.actor, case, "reopen it")
         data = validate(ReopenIn, {"reason": reason})
         lifecycle.reopen_case(
             ctx.session, case=case, reason=data.reason, actor=ctx.actor, now=ctx.now, settings=ctx.settings
@@ -208,7 +211,7 @@ def propose_offer(
     case_id: str, ctx: StaffForm, type: Short = "", amount: Short = "", currency: Short = "", note: Text = ""
 ) -> Response:
     def work(case: Case) -> str:
-        offer_policies.require_can_propose(ctx.actor, case)
+        offer_policies.require_can_propose(ctx.session, ctx.actor, case)
         data = validate(
             OfferIn,
             {

@@ -34,6 +34,7 @@ def commitment_out(ctx: Ctx, commitment: Commitment) -> CommitmentOut:
 @router.post("/cases/{case_id}/commitments", status_code=201, response_model=CommitmentOut)
 def make(case_id: str, body: CommitmentIn, ctx: ApiContext) -> CommitmentOut:
     case = case_repository.get(ctx.session, case_id, for_update=True)
+    policies.require_can_make(ctx.session, ctx.actor, case)
     commitment = service.make_commitment(
         ctx.session,
         case=case,
@@ -61,14 +62,18 @@ def get(commitment_id: str, ctx: ApiContext) -> CommitmentOut:
 @router.post("/commitments/{commitment_id}/keep", response_model=CommitmentOut)
 def keep(commitment_id: str, ctx: ApiContext) -> CommitmentOut:
     commitment = repository.get(ctx.session, commitment_id, for_update=True)
-    policies.require_can_change(ctx.actor, commitment, case_repository.get(ctx.session, commitment.case_id))
+    policies.require_can_change(
+        ctx.session, ctx.actor, commitment, case_repository.get(ctx.session, commitment.case_id)
+    )
     return commitment_out(ctx, service.keep(ctx.session, commitment=commitment, actor=ctx.actor, now=ctx.now))
 
 
 @router.post("/commitments/{commitment_id}/renegotiate", response_model=CommitmentOut)
 def renegotiate(commitment_id: str, body: RenegotiateIn, ctx: ApiContext) -> CommitmentOut:
     commitment = repository.get(ctx.session, commitment_id, for_update=True)
-    policies.require_can_change(ctx.actor, commitment, case_repository.get(ctx.session, commitment.case_id))
+    policies.require_can_change(
+        ctx.session, ctx.actor, commitment, case_repository.get(ctx.session, commitment.case_id)
+    )
     service.renegotiate(
         ctx.session,
         commitment=commitment,

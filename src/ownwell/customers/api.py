@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ownwell.cases import repository as case_repository
-from ownwell.customers import repository, service
+from ownwell.customers import policies, repository, service
 from ownwell.customers.models import Customer, CustomerFact
 from ownwell.customers.schemas import (
     CaseSummary,
@@ -124,7 +124,12 @@ def get_customer(customer_id: str, ctx: ApiContext) -> CustomerDetail:
 @router.patch("/customers/{customer_id}", response_model=CustomerOut)
 def update_customer(customer_id: str, body: CustomerPatch, ctx: ApiContext) -> CustomerOut:
     customer = repository.get(ctx.session, customer_id)
-    return customer_out(service.update_customer(ctx.session, customer=customer, patch=body, now=ctx.now))
+    if body.emails is not None or body.phones is not None or body.external_ids is not None:
+        policies.require_can_change_identifiers(ctx.session, ctx.actor, customer)
+    updated = service.update_customer(
+        ctx.session, customer=customer, patch=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
+    )
+    return customer_out(updated)
 
 
 @router.post("/customers/{customer_id}/facts", status_code=201, response_model=FactOut)

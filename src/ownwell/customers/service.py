@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ownwell.cases import repository as case_repository
+from ownwell.cases import timeline
+from ownwell.cases.models import Visibility
+from ownwell.config import Settings
 from ownwell.customers import repository, rules
 from ownwell.customers.models import (
     Channel,
@@ -20,6 +25,8 @@ from ownwell.customers.schemas import CustomerIn, CustomerPatch, PreferencesIn
 from ownwell.db import grouped, insert_new, insert_pending, lone_request, writers_serialised
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
+from ownwell.notifications import render
+from ownwell.notifications.outbox import enqueue
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Staff
 
@@ -169,7 +176,17 @@ def recognise_or_create(
     raise Conflict("this customer is being created by another request; try again", field=prefix + "emails")
 
 
-def update_customer(session: Session, *, customer: Customer, patch: CustomerPatch, now: datetime) -> Customer:
+def update_customer(
+    session: Session,
+    *,
+    customer: Customer,
+    patch: CustomerPatch,
+    actor: Staff,
+    now: datetime,
+    settings: Settings,
+) -> Customer:
+    """Changes the record; a change of identifiers is written down with its actor, old and new
+    (on the customer's cases' timelines), and every e-mail address on file before is told."""
     given = patch.model_fields_set
     if "name" in given and patch.name is not None:
         customer.name = patch.name.strip()
@@ -184,6 +201,7 @@ def update_customer(session: Session, *, customer: Customer, patch: CustomerPatc
         IdentifierKind.external: patch.external_ids,
     }
     if any(v is not None for v in replaced.values()):
+        before = identifiers_of(customer)
         keys = identifier_keys(patch)
         _check_free(session, keys, owner_id=customer.id, prefix="")
         kinds = {kind for kind, value in replaced.items() if value is not None}
@@ -197,9 +215,82 @@ def update_customer(session: Session, *, customer: Customer, patch: CustomerPatc
             customer.identifiers.append(
                 CustomerIdentifier(id=new_id("cid"), kind=key[0], system=key[1], value=key[2])
             )
+        _record_identifier_change(
+            session, customer=customer, before=before, actor=actor, now=now, settings=settings
+        )
     customer.updated_at = now
     session.flush()
     return customer
+
+
+IDENTIFIER_FIELDS = ("emails", "phones", "external_ids")
+
+
+def _record_identifier_change(
+    session: Session,
+    *,
+    customer: Customer,
+    before: tuple[list[str], list[str], dict[str, str]],
+    actor: Staff,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    after = identifiers_of(customer)
+    old = {f: v for f, v, w in zip(IDENTIFIER_FIELDS, before, after, strict=True) if v != w}
+    new = {f: w for f, v, w in zip(IDENTIFIER_FIELDS, before, after, strict=True) if v != w}
+    if not old:
+        return
+    said = "; ".join(f"{f.replace('_', ' ')}: {_listed(old[f])} → {_listed(new[f])}" for f in old)
+    text = f"{actor.name} changed the customer's {said}"
+    data = {"old": old, "new": new, "changed_by": timeline.person(actor)}
+    case_ids = case_repository.latest_case_ids_of_customer(session, customer.id)
+    for case_id in case_ids:
+        timeline.record(
+            session,
+            case_id=case_id,
+            kind="identifiers_changed",
+            at=now,
+            visibility=Visibility.internal,
+            text=text,
+            staff=actor,
+            data=data,
+        )
+    if not case_ids:  # no case to write it on: the customer's record keeps it
+        session.add(
+            CustomerFact(
+                id=new_id("fct"),
+                customer_id=customer.id,
+                text=text,
+                created_by_id=actor.id,
+                created_at=now,
+                data=data,
+            )
+        )
+    if "emails" in old:
+        # One notice per old address and change: the same change retried (same moment, same new
+        # addresses) queues nothing twice. Addresses are up to 320 characters: the key hashes them.
+        change = hashlib.sha256(repr((customer.id, now.isoformat(), new["emails"])).encode()).hexdigest()[:32]
+        for address in old["emails"]:
+            digest = hashlib.sha256(address.encode()).hexdigest()[:32]
+            enqueue(
+                session,
+                key=f"address-changed:{change}:{digest}",
+                channel=Channel.email,
+                recipient=address,
+                kind="address_changed",
+                subject="Your address on file was changed",
+                body=render.address_changed(
+                    customer_name=customer.name, old=address, new=new["emails"], mail_from=settings.mail_from
+                ),
+                now=now,
+                settings=settings,
+                customer_id=customer.id,
+            )
+
+
+def _listed(value: list[str] | dict[str, str]) -> str:
+    items = [f"{k}:{v}" for k, v in value.items()] if isinstance(value, dict) else list(value)
+    return ", ".join(items) if items else "none"
 
 
 def add_fact(

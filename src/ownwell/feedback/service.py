@@ -14,7 +14,7 @@ from ownwell.cases.models import Case, CaseStatus, Visibility
 from ownwell.cases.service import move_status
 from ownwell.config import Settings
 from ownwell.customers.models import Customer
-from ownwell.feedback import rules
+from ownwell.feedback import repository, rules
 from ownwell.feedback.models import Feedback, FollowUp, FollowUpStatus, Kudos, KudosSource
 from ownwell.kit.ids import new_id
 
@@ -136,8 +136,14 @@ def record_kudos(
     text: str,
     source: KudosSource,
     now: datetime,
-) -> Kudos:
-    """The one writer of kudos: the praise goes to whoever owns the case when it is given."""
+) -> Kudos | None:
+    """The one writer of kudos: the praise goes to whoever owns the case when it is given, once
+    per case and customer (praise repeated in every reply is still one kudos; None then)."""
+    added = any(
+        isinstance(o, Kudos) and (o.case_id, o.customer_id) == (case.id, customer.id) for o in session.new
+    )
+    if added or repository.has_kudos(session, case_id=case.id, customer_id=customer.id):
+        return None
     kudos = Kudos(
         id=new_id("kud"),
         staff_id=case.owner_id,

@@ -74,7 +74,7 @@ def tip_out(tip: Tip) -> TipOut:
 def ask(case_id: str, body: QuestionIn, ctx: ApiContext) -> QuestionOut:
     """ "I'll find out": route a question to an on-duty expert of a department, due by `due_at`."""
     case = case_repository.get(ctx.session, case_id, for_update=True)
-    case_policies.require_owner_or_manager(ctx.actor, case, "ask on its behalf")
+    case_policies.require_owner_or_manager(ctx.session, ctx.actor, case, "ask on its behalf")
     question = service.ask(
         ctx.session, case=case, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings
     )

@@ -9,6 +9,16 @@ from ownwell.metrics import repository
 from ownwell.staff.models import Role, Staff
 
 
+def readable_department_ids(session: Session, actor: Staff) -> set[str] | None:
+    """The departments whose figures this person may read (the rule of `require_can_read`, for
+    pages that show many departments at once): None for all of them (an admin)."""
+    if actor.role == Role.admin:
+        return None
+    if actor.role != Role.supervisor:
+        return set()
+    return set(repository.department_ids_of(session, actor.id))
+
+
 def require_can_read(session: Session, actor: Staff, department_id: str | None) -> None:
     if actor.role == Role.admin:
         return

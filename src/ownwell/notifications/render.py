@@ -39,6 +39,18 @@ def staff_reply(*, customer_name: str, owner_name: str, text: str, portal_url: s
     return f"Hello {customer_name},\n\n{text}\n\nYour case: {portal_url}{signature(owner_name)}"
 
 
+def address_changed(*, customer_name: str, old: str, new: list[str], mail_from: str) -> str:
+    """To an address that was on file before a change: the customer learns of it even when the
+    change was not theirs."""
+    now_on_file = ", ".join(new) if new else "no e-mail address"
+    return (
+        f"Hello {customer_name},\n\n"
+        f"The e-mail addresses we keep for you were changed. We had {old}; we now have {now_on_file}. "
+        f"Our messages and links to your cases go there from now on.\n\n"
+        f"If you did not ask for this, please write to us at {mail_from} straight away."
+    )
+
+
 def new_owner(
     *, customer_name: str, old_owner: str, new_owner: str, subject: str, portal_url: str
 ) -> tuple[str, str]:

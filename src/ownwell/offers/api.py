@@ -47,7 +47,7 @@ def _case(ctx: Ctx, case_id: str, *, for_update: bool = False) -> Case:
 @router.post("/cases/{case_id}/offers", status_code=201, response_model=OfferOut)
 def propose(case_id: str, body: OfferIn, ctx: ApiContext) -> OfferOut:
     """Applied at once within the caller's authority; otherwise `pending_approval`."""
-    case = policies.require_can_propose(ctx.actor, _case(ctx, case_id, for_update=True))
+    case = policies.require_can_propose(ctx.session, ctx.actor, _case(ctx, case_id, for_update=True))
     offer = service.propose(
         ctx.session,
         case=case,

@@ -23,7 +23,7 @@ def _remind(session: Session, offer: Offer, *, now: datetime, settings: Settings
     proposer = staff_repository.get_staff(session, offer.proposed_by_id)
     what = rules.describe(OfferType(offer.type), offer.amount, offer.currency)
     due = local_time(offer.approval_due_at, settings.timezone)  # type: ignore[arg-type]
-    for person in repository.deciders(session, offer=offer, case=case):
+    for person in repository.deciders(session, offer=offer):
         enqueue_to_staff(
             session,
             staff_id=person.id,

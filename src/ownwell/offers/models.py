@@ -53,6 +53,9 @@ class Offer(Base):
     approval_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approval_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Whose supervisors decide it, fixed when it is made (a later re-attribution does not move
+    # it): ",dep_a,dep_b," as packed by rules.pack_departments; empty when none.
+    deciding_department_ids: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     case: Mapped[Case] = relationship(lazy="raise")
     proposed_by: Mapped[Staff] = relationship(lazy="raise", foreign_keys=[proposed_by_id])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session
+
 from ownwell.cases.models import Case
 from ownwell.cases.policies import require_owner_or_manager
 from ownwell.errors import Forbidden
@@ -11,9 +13,9 @@ from ownwell.offers.models import Offer
 from ownwell.staff.models import Role, Staff
 
 
-def require_can_propose(actor: Staff, case: Case) -> Case:
-    """The owner makes it right; a supervisor or admin may step in."""
-    return require_owner_or_manager(actor, case, "make an offer on it")
+def require_can_propose(session: Session, actor: Staff, case: Case) -> Case:
+    """The owner makes it right; a supervisor of the case's department or an admin may step in."""
+    return require_owner_or_manager(session, actor, case, "make an offer on it")
 
 
 def require_can_decide(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, not_, or_, select
+from sqlalchemy import exists, literal, not_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ownwell.cases.models import Case
 from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import check_limit, decode_cursor
-from ownwell.offers.models import Offer, OfferStatus
+from ownwell.offers import rules
+from ownwell.offers.models import Offer, OfferStatus, OfferType
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Role, Staff, staff_departments
 
@@ -43,6 +45,19 @@ def for_case(session: Session, case_id: str) -> Sequence[Offer]:
     return session.scalars(stmt).unique().all()
 
 
+def counted_amounts(
+    session: Session, *, case_id: str, offer_type: OfferType
+) -> Sequence[tuple[Decimal, str]]:
+    """(amount, currency) of the offers of this type on the case that count against an
+    authority limit: approved and pending ones (a rejected offer gives nothing)."""
+    stmt = select(Offer.amount, Offer.currency).where(
+        Offer.case_id == case_id,
+        Offer.type == offer_type,
+        Offer.status.in_((OfferStatus.approved, OfferStatus.pending_approval)),
+    )
+    return [(amount, currency) for amount, currency in session.execute(stmt).all()]
+
+
 def department_ids_of(session: Session, staff_id: str) -> list[str]:
     return list(
         session.scalars(
@@ -52,21 +67,27 @@ def department_ids_of(session: Session, staff_id: str) -> list[str]:
 
 
 def deciding_department_ids(session: Session, case: Case) -> list[str]:
-    """The department that answers for the case: the one it is attributed to, else the
-    owner's own departments ("you break, you buy" decides who pays to make it right)."""
+    """The departments that answer for the case when an offer is made on it: the one it is
+    attributed to, else the owner's own departments ("you break, you buy" decides who pays to
+    make it right). The offer keeps them (Offer.deciding_department_ids)."""
     if case.caused_by_department_id is not None:
         return [case.caused_by_department_id]
     return department_ids_of(session, case.owner_id)
+
+
+def offer_department_ids(offer: Offer) -> list[str]:
+    """Whose supervisors decide this offer: fixed when it was made."""
+    return rules.unpack_departments(offer.deciding_department_ids)
 
 
 def admins(session: Session) -> Sequence[Staff]:
     return session.scalars(select(Staff).where(Staff.role == Role.admin).order_by(Staff.id)).all()
 
 
-def deciders(session: Session, *, offer: Offer, case: Case) -> list[Staff]:
+def deciders(session: Session, *, offer: Offer) -> list[Staff]:
     """Who is waited on: supervisors of the deciding department, else (none there) the admins.
     Never the proposer."""
-    department_ids = deciding_department_ids(session, case)
+    department_ids = offer_department_ids(offer)
     people = staff_repository.supervisors_of(session, department_ids) if department_ids else []
     chosen = [s for s in people if s.id != offer.proposed_by_id]
     if not chosen:
@@ -74,37 +95,22 @@ def deciders(session: Session, *, offer: Offer, case: Case) -> list[Staff]:
     return chosen
 
 
-def _case_in_departments(department_ids: Sequence[str]) -> Any:
-    """SQL twin of `deciding_department_ids(case) ∩ department_ids` being non-empty."""
-    owner_in = exists().where(
-        staff_departments.c.staff_id == Case.owner_id,
-        staff_departments.c.department_id.in_(department_ids),
-    )
-    return or_(
-        Case.caused_by_department_id.in_(department_ids),
-        and_(Case.caused_by_department_id.is_(None), owner_in),
-    )
+def _offer_in_departments(department_ids: Sequence[str]) -> Any:
+    """SQL twin of `offer_department_ids(offer) ∩ department_ids` being non-empty."""
+    return or_(*[Offer.deciding_department_ids.contains(f",{d},", autoescape=True) for d in department_ids])
 
 
 def _has_department_decider() -> Any:
-    """SQL twin of `deciders` finding someone in the deciding department."""
+    """SQL twin of `deciders` finding someone in the deciding department. (The `_` of a
+    department id is a LIKE wildcard here; it only ever stands where every id has its `_`.)"""
     member = staff_departments.alias("member")
-    owner_dep = staff_departments.alias("owner_dep")
     return exists(
         select(Staff.id)
         .join(member, member.c.staff_id == Staff.id)
         .where(
             Staff.role.in_(MANAGERS),
             Staff.id != Offer.proposed_by_id,
-            or_(
-                member.c.department_id == Case.caused_by_department_id,
-                and_(
-                    Case.caused_by_department_id.is_(None),
-                    member.c.department_id.in_(
-                        select(owner_dep.c.department_id).where(owner_dep.c.staff_id == Case.owner_id)
-                    ),
-                ),
-            ),
+            Offer.deciding_department_ids.contains(literal(",") + member.c.department_id + literal(",")),
         )
     )
 
@@ -126,7 +132,7 @@ def decidable(session: Session, *, actor: Staff, limit: int, cursor: str | None)
         mine = department_ids_of(session, actor.id)
         if not mine:
             return []
-        stmt = stmt.where(_case_in_departments(mine))
+        stmt = stmt.where(_offer_in_departments(mine))
     if cursor:
         stmt = stmt.where(Offer.id > decode_cursor(cursor))
     return session.scalars(stmt.order_by(Offer.id).limit(check_limit(limit) + 1)).unique().all()
@@ -138,7 +144,7 @@ def awaiting(session: Session, *, actor: Staff, limit: int) -> Sequence[Offer]:
     if actor.role not in MANAGERS:
         return []
     mine = department_ids_of(session, actor.id)
-    conditions = [_case_in_departments(mine)] if mine else []
+    conditions = [_offer_in_departments(mine)] if mine else []
     if actor.role == Role.admin:
         conditions.append(not_(_has_department_decider()))
     if not conditions:

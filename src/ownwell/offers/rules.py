@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -22,7 +23,28 @@ def authority_limit(staff: Staff, offer_type: OfferType) -> Decimal:
 
 
 def within_authority(staff: Staff, offer_type: OfferType, amount: Decimal) -> bool:
+    """`amount` is the running total of this type on the case, this offer included, in the
+    organisation's currency: three offers of 50 are 150 against a limit of 50."""
     return amount <= authority_limit(staff, offer_type)
+
+
+def in_org_currency(
+    amount: Decimal, currency: str, *, org_currency: str, rates: Mapping[str, Decimal]
+) -> Decimal | None:
+    """The amount in the organisation's currency, exactly (Decimal); None when no rate says."""
+    if currency == org_currency:
+        return amount
+    rate = rates.get(currency)
+    return None if rate is None else amount * rate
+
+
+def pack_departments(department_ids: Sequence[str]) -> str:
+    """Department ids as stored on an offer: ",a,b," so that one id is found with LIKE ",a,"."""
+    return "," + ",".join(sorted(department_ids)) + "," if department_ids else ""
+
+
+def unpack_departments(packed: str) -> list[str]:
+    return [d for d in packed.split(",") if d]
 
 
 def approval_due(created_at: datetime, sla_minutes: int) -> datetime:

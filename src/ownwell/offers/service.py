@@ -16,7 +16,7 @@ from ownwell.cases.models import Case, CaseStatus, Visibility
 from ownwell.cases.service import cadence_for, case_portal_url, tell_customer
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
-from ownwell.errors import Conflict, NotFound
+from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.notifications.outbox import enqueue_to_staff
 from ownwell.notifications.render import local_time
@@ -90,6 +90,28 @@ def _apply(
     )
 
 
+def _in_org_currency(amount: Decimal, currency: str, *, settings: Settings) -> Decimal:
+    value = rules.in_org_currency(amount, currency, org_currency=settings.currency, rates=settings.rates())
+    if value is None:
+        raise InvalidInput(
+            f"offers are made in {settings.currency}; no rate for {currency} is configured "
+            "(OWNWELL_CURRENCY_RATES)",
+            field="currency",
+        )
+    return value
+
+
+def _counted_total(session: Session, *, case: Case, offer_type: OfferType, settings: Settings) -> Decimal:
+    """This case's approved and pending offers of the type, in the organisation's currency. An
+    offer kept from before rates were required and with no rate now counts at face value."""
+    rates = settings.rates()
+    total = Decimal(0)
+    for amount, currency in repository.counted_amounts(session, case_id=case.id, offer_type=offer_type):
+        value = rules.in_org_currency(amount, currency, org_currency=settings.currency, rates=rates)
+        total += amount if value is None else value
+    return total
+
+
 def propose(
     session: Session,
     *,
@@ -109,7 +131,9 @@ def propose(
             f"this case is {case.status}; reopen it before making an offer",
             code="case_not_active",
         )
-    own = rules.within_authority(actor, offer_type, amount)
+    value = _in_org_currency(amount, currency, settings=settings)
+    total = _counted_total(session, case=case, offer_type=offer_type, settings=settings) + value
+    own = rules.within_authority(actor, offer_type, total)
     offer = Offer(
         id=new_id("off"),
         case_id=case.id,
@@ -123,6 +147,7 @@ def propose(
         decided_at=now if own else None,
         approval_due_at=None if own else rules.approval_due(now, settings.approval_sla_minutes),
         created_at=now,
+        deciding_department_ids=rules.pack_departments(repository.deciding_department_ids(session, case)),
     )
     offer.proposed_by = actor
     offer.decided_by = actor if own else None
@@ -136,10 +161,12 @@ def propose(
         at=now,
         visibility=Visibility.internal,
         text=(
-            f"{actor.name} offered {what}, within their authority of {rules.money(limit, currency)}."
+            f"{actor.name} offered {what}, within their authority of {rules.money(limit, settings.currency)}."
             if own
             else f"{actor.name} proposed {what}, above their authority of "
-            f"{rules.money(limit, currency)}: waiting for a supervisor's approval. {offer.note}"
+            f"{rules.money(limit, settings.currency)} (counting this case's earlier offers of the kind, "
+            f"{rules.money(total, settings.currency)} in all): waiting for a supervisor's approval. "
+            f"{offer.note}"
         ),
         staff=actor,
         data={**_facts(offer), "note": offer.note, "old": None, "new": offer.status},
@@ -319,6 +346,6 @@ def lock_for_decision(
         actor,
         offer,
         actor_department_ids=repository.department_ids_of(session, actor.id),
-        deciding_department_ids=repository.deciding_department_ids(session, case),
+        deciding_department_ids=repository.offer_department_ids(offer),
     )
     return offer, case

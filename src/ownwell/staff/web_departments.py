@@ -4,11 +4,13 @@ orders handled, the metrics domain's own figure) over the last 30 days."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from ownwell.metrics import policies as metrics_policies
 from ownwell.metrics import repository as metrics_repository
 from ownwell.metrics.repository import Period
 from ownwell.metrics.service import DEFAULT_DAYS
@@ -20,12 +22,22 @@ from ownwell.web.session import StaffPage, WebCtx
 router = APIRouter(include_in_schema=False)
 
 
-def _error_rates(ctx: WebCtx, department_id: str | None) -> dict[str, tuple[int, int, float | None]]:
-    """department id -> (cases caused, orders handled, per 1,000 orders) in the last 30 days."""
-    period = Period(since=ctx.now - timedelta(days=DEFAULT_DAYS), end=ctx.now, department_id=department_id)
+def _error_rates(
+    ctx: WebCtx, department_ids: Sequence[str], *, only: str | None = None
+) -> dict[str, tuple[int, int, float | None] | None]:
+    """department id -> (cases caused, orders handled, per 1,000 orders) in the last 30 days, or
+    None for a department whose metrics the viewer may not read (metrics.policies: an admin
+    reads all, a supervisor their own departments, an agent none)."""
+    readable = metrics_policies.readable_department_ids(ctx.session, ctx.actor)
+    period = Period(since=ctx.now - timedelta(days=DEFAULT_DAYS), end=ctx.now, department_id=only)
+    found = {}
+    if readable is None or readable:
+        found = {
+            d_id: (int(cases), int(orders), round(cases * 1000 / orders, 1) if orders else None)
+            for d_id, _name, cases, orders in metrics_repository.department_errors(ctx.session, period)
+        }
     return {
-        d_id: (int(cases), int(orders), round(cases * 1000 / orders, 1) if orders else None)
-        for d_id, _name, cases, orders in metrics_repository.department_errors(ctx.session, period)
+        d: (found.get(d, (0, 0, None)) if readable is None or d in readable else None) for d in department_ids
     }
 
 
@@ -33,16 +45,17 @@ def _error_rates(ctx: WebCtx, department_id: str | None) -> dict[str, tuple[int,
 def departments(ctx: StaffPage) -> Response:
     caused = board.open_caused_counts(ctx.session)
     overdue = board.overdue_promise_counts(ctx.session, now=ctx.now)
-    rates = _error_rates(ctx, None)
+    every = pickers.all_departments(ctx.session)
+    rates = _error_rates(ctx, [d.id for d in every])
     rows = [
         {
             "department": d,
             "open": caused.get(d.id, (0, 0))[0],
             "proactive": caused.get(d.id, (0, 0))[1],
             "overdue": overdue.get(d.id, 0),
-            "rate": rates.get(d.id, (0, 0, None)),
+            "rate": rates.get(d.id),
         }
-        for d in pickers.all_departments(ctx.session)
+        for d in every
     ]
     return ctx.render("staff/departments.html", {"nav": "departments", "rows": rows, "days": DEFAULT_DAYS})
 
@@ -59,7 +72,7 @@ def department(department_id: str, ctx: StaffPage) -> Response:
             "proactive": board.open_caused_cases(ctx.session, found.id, proactive=True),
             "overdue": board.overdue_promises(ctx.session, found.id, now=ctx.now),
             "counts": board.open_caused_counts(ctx.session).get(found.id, (0, 0)),
-            "rate": _error_rates(ctx, found.id).get(found.id, (0, 0, None)),
+            "rate": _error_rates(ctx, [found.id], only=found.id)[found.id],
             "days": DEFAULT_DAYS,
             "limit": board.LIST_LIMIT,
         },
