@@ -29,7 +29,7 @@ from ownwell.errors import InvalidInput, NotFound
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, check_limit, encode_cursor
 from ownwell.kit.text import BoundedText, PageCursor
 from ownwell.staff import repository as staff_repository
-from ownwell.staff.policies import require_admin
+from ownwell.staff.policies import require_admin, require_customer_voice
 
 router = APIRouter(tags=["cases"])
 Cursor = PageCursor | None
@@ -154,6 +154,7 @@ def get_timeline(case_id: str, ctx: ApiContext, limit: int = 200, cursor: Cursor
 
 @router.post("/cases/{case_id}/messages", status_code=201, response_model=CaseOut)
 def post_message(case_id: str, body: MessageIn, ctx: ApiContext) -> CaseOut:
+    require_customer_voice(ctx.scope, from_customer=body.from_customer)
     case = repository.get(ctx.session, case_id, for_update=True)
     service.add_message(
         ctx.session,

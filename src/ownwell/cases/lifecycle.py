@@ -28,7 +28,7 @@ def transfer_case(
     case: Case,
     to: Staff,
     note: str,
-    actor: Staff,
+    actor: Staff | None,
     now: datetime,
     settings: Settings,
 ) -> Case:

@@ -159,3 +159,23 @@ def mark_broken(session: Session, *, commitment: Commitment, now: datetime) -> C
     )
     session.flush()
     return commitment
+
+
+def hand_on(session: Session, *, commitment: Commitment, to: Staff, reason: str, now: datetime) -> Commitment:
+    """A pending promise changes hands (its owner left): the new owner keeps it, same due time."""
+    _require_pending(commitment)
+    old_owner_id = commitment.owner_id
+    if to.id == old_owner_id:
+        return commitment
+    commitment.owner_id = to.id
+    timeline.record(
+        session,
+        case_id=commitment.case_id,
+        kind="commitment_handed_on",
+        at=now,
+        visibility=Visibility.internal,
+        text=f"{to.name} keeps the promise now: {commitment.text}. {reason}",
+        data={"commitment_id": commitment.id, "from": old_owner_id, "to": timeline.person(to)},
+    )
+    session.flush()
+    return commitment
