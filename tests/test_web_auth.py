@@ -173,9 +173,7 @@ def test_wrong_passwords_at_the_same_time_all_count(clock):
     assert sum(went_ahead) == FAILURES_PER_ACCOUNT
 
 
-def test_an_operator_resets_a_password_from_the_cli(
-    client, session_factory, clock, migrated, tmp_path
-):
+def test_an_operator_resets_a_password_from_the_cli(client, session_factory, clock, migrated, tmp_path):
     import os
     import subprocess
     import sys
