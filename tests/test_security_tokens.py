@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ownwell.db import short_cache
 from tests.staff_web import make_staff, web_session_for
+from tests.test_intake_lane import _lane
 
 
 def _staff(admin, name, email, role="agent", departments=(), on_duty=True):  # type: ignore[no-untyped-def]
@@ -62,18 +63,32 @@ def cli(migrated, monkeypatch):  # type: ignore[no-untyped-def]
 # --- expiry and revocation -------------------------------------------------------------------
 
 
-def test_a_token_past_its_expiry_is_refused_at_once_even_for_a_new_case(admin, as_token, clock):
+def test_a_token_past_its_expiry_is_refused_at_once_even_for_a_new_case(admin, as_token, clock, app):
     ann = _staff(admin, "Ann Agent", "ann@acme.test")
     expires = (clock.now() + timedelta(hours=1)).isoformat()
     made = _token(admin, ann["id"], expires_at=expires)
     assert made["expires_at"].startswith((clock.now() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
     api = as_token(made["token"])
     assert api.get("/cases").status_code == 200  # now in the process's token cache
-    _case(api)  # and the intake lane knows it
+    _case(api)
     clock.advance(timedelta(hours=1))
     assert api.get("/cases").status_code == 401
+    # The intake lane, which answers a token it saw a moment ago before FastAPI routes it,
+    # refuses it too.
+    lane = _lane(app)
+    taken = lane.counts.taken
     refused = api.post("/cases", {"customer": {"emails": ["x@example.com"]}, "body": "Hello"})
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "not_authenticated"
+    assert lane.counts.taken == taken + 1
+
+
+def test_an_integrator_intake_through_the_lane_is_held_to_its_scope(admin, integrator, app):
+    _case(integrator)  # the route's way: the token is looked up
+    lane = _lane(app)
+    taken = lane.counts.taken
+    assert _case(integrator, "again@example.com")["owner"]["id"]
+    assert lane.counts.taken == taken + 1
+    assert integrator.get("/cases").status_code == 403
 
 
 def test_a_token_cannot_be_made_already_expired(admin, clock):
