@@ -429,3 +429,19 @@ def test_an_admin_cannot_deactivate_themselves(admin):
     me = _me(admin, "ada@ownwell.test")
     assert admin.patch(f"/staff/{me['id']}", {"active": False}).status_code == 409
     assert admin.get("/cases").status_code == 200
+
+
+def test_nobody_hands_a_case_or_a_promise_to_a_deactivated_person(admin, leaver, clock):
+    bea, cy = leaver["bea"], leaver["cy"]
+    assert admin.patch(f"/staff/{bea['id']}", {"active": False}).status_code == 200
+    case = _case(admin, "later@example.com", caused_by_department_id=leaver["billing"])
+    assert case["owner"]["id"] == cy["id"]
+    moved = admin.post(
+        f"/cases/{case['id']}/transfer", {"to_staff_id": bea["id"], "handoff_note": "Back to Bea"}
+    )
+    assert moved.status_code == 409 and moved.json()["error"]["field"] == "to_staff_id"
+    due = (clock.now() + timedelta(days=1)).isoformat()
+    promise = admin.post(
+        f"/cases/{case['id']}/commitments", {"text": "Call", "due_at": due, "owner_id": bea["id"]}
+    )
+    assert promise.status_code == 422 and promise.json()["error"]["field"] == "owner_id"

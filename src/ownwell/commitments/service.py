@@ -44,6 +44,8 @@ def make_commitment(
             owner = staff_repository.get_staff(session, owner_id)
         except NotFound as exc:
             raise InvalidInput(exc.message, field="owner_id") from exc
+        if not owner.active:
+            raise InvalidInput(f"{owner.name} is deactivated and cannot make promises", field="owner_id")
     commitment = Commitment(
         id=new_id("com"),
         case_id=case.id,

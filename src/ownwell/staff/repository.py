@@ -356,6 +356,7 @@ def supervisors_of(session: Session, department_ids: Sequence[str]) -> Sequence[
         .where(
             staff_departments.c.department_id.in_(department_ids),
             Staff.role.in_((Role.supervisor, Role.admin)),
+            Staff.active.is_(True),
         )
         .order_by(Staff.id)
         .distinct()
