@@ -328,7 +328,7 @@ def _write_pending_counts(session: Session) -> list[Statement]:
         return []
     if session.get_bind().dialect.name != "postgresql":
         return [(_ADD_OPEN_CASES, rows)]
-    # A row held by someone else (a sign-in checking a password, a transfer) is waited for
+    # A row held by someone else (a password reset, a deactivation, a transfer) is waited for
     # briefly; past that the shared transaction fails and its cases are redone one by one,
     # which skip locked rows. Order ingest goes on with its next round afterwards, so it
     # restores the usual wait; a commit ends the SET LOCAL anyway.
