@@ -115,7 +115,8 @@ def test_the_token_list_shows_scope_dates_and_last_four_characters_never_the_sec
     second = _token(admin, ann["id"], scope="integrator")
     listed = admin.get(f"/staff/{ann['id']}/tokens")
     assert listed.status_code == 200
-    items = listed.json()
+    assert listed.json()["next_cursor"] is None
+    items = listed.json()["items"]
     assert [t["id"] for t in items] == [second["id"], first["id"]]
     assert [t["scope"] for t in items] == ["integrator", "staff"]
     assert [t["last4"] for t in items] == [second["token"][-4:], first["token"][-4:]]
@@ -243,7 +244,7 @@ def test_the_cli_makes_scoped_expiring_tokens_and_revokes_them_by_id_or_by_perso
     )
     assert made.exit_code == 0, made.output
     assert made.output.count("\n") == 1 and made.output.startswith("ow_")
-    listed = admin.get(f"/staff/{ann['id']}/tokens").json()
+    listed = admin.get(f"/staff/{ann['id']}/tokens").json()["items"]
     assert [(t["scope"], t["last4"]) for t in listed] == [("integrator", made.output.strip()[-4:])]
     assert listed[0]["expires_at"] is not None
     bad = cli("token", "create", "--email", "ann@acme.test", "--scope", "root")
@@ -257,7 +258,7 @@ def test_the_cli_makes_scoped_expiring_tokens_and_revokes_them_by_id_or_by_perso
     cache.timer = lambda: seconds[0]
     cache.clear()
     assert plain.get("/cases").status_code == 200
-    plain_id = admin.get(f"/staff/{ann['id']}/tokens").json()[1]["id"]
+    plain_id = admin.get(f"/staff/{ann['id']}/tokens").json()["items"][1]["id"]
     assert cli("token", "revoke", "--id", plain_id).exit_code == 0
     # The CLI is another process: this one may accept the token until its cache entry ends.
     seconds[0] += cache.ttl_s
@@ -376,7 +377,7 @@ def test_an_admin_deactivates_a_staff_member_through_the_api(admin, as_token, le
     assert answer.status_code == 200, answer.text
     _check_handed_on(admin, leaver)
     _check_shut_out(admin, leaver, client, as_token)
-    assert admin.get(f"/staff/{leaver['bea']['id']}/tokens").json()[0]["revoked_at"] is not None
+    assert admin.get(f"/staff/{leaver['bea']['id']}/tokens").json()["items"][0]["revoked_at"] is not None
 
 
 def test_an_operator_deactivates_a_staff_member_from_the_cli(admin, as_token, leaver, client, cli, app):

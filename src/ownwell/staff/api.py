@@ -123,11 +123,16 @@ def create_token(staff_id: str, ctx: ApiContext, body: TokenIn | None = None) ->
     return TokenCreated(**token_out(token).model_dump(), token=secret)
 
 
-@router.get("/staff/{staff_id}/tokens", response_model=list[TokenOut])
-def list_tokens(staff_id: str, ctx: ApiContext) -> list[TokenOut]:
+@router.get("/staff/{staff_id}/tokens", response_model=Page[TokenOut])
+def list_tokens(
+    staff_id: str, ctx: ApiContext, limit: int = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Page[TokenOut]:
+    """A person's tokens, newest first, revoked and expired ones included."""
     staff = repository.get_staff(ctx.session, staff_id)
     policies.require_token_access(ctx.actor, staff, "see their API tokens")
-    return [token_out(t) for t in repository.tokens_of(ctx.session, staff.id)]
+    rows = repository.list_tokens(ctx.session, staff.id, limit=limit, cursor=cursor)
+    items, next_cursor = split_page(rows, limit, lambda t: t.id)
+    return Page[TokenOut](items=[token_out(t) for t in items], next_cursor=next_cursor)
 
 
 @router.get("/staff/{staff_id}/tokens/{token_id}", response_model=TokenOut)

@@ -141,6 +141,11 @@ def tokens_of(session: Session, staff_id: str) -> Sequence[ApiToken]:
     ).all()
 
 
+def list_tokens(session: Session, staff_id: str, *, limit: int, cursor: str | None) -> Sequence[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.staff_id == staff_id)
+    return session.scalars(paginate_desc(stmt, ApiToken.id, limit=limit, cursor=cursor)).all()
+
+
 def get_token(session: Session, *, staff_id: str, token_id: str) -> ApiToken:
     token = None
     if looks_like_id("tok", token_id):
