@@ -40,8 +40,9 @@ def deactivate(
     by = f" by {actor.name}" if actor is not None else ""
     reason = f"{staff.name} was deactivated{by} on {now:%Y-%m-%d}; the case is handed on."
     cases = case_repository.active_cases_owned_by(session, staff.id)
+    own_departments = [d.id for d in staff_repository.get_staff(session, staff.id).departments]
     for case in cases:
-        to = _next_owner(session, case=case, leaver=staff)
+        to = _next_owner(session, case=case, leaver=staff, own_departments=own_departments)
         lifecycle.transfer_case(
             session, case=case, to=to, note=reason, actor=actor, now=now, settings=settings
         )
@@ -52,13 +53,13 @@ def deactivate(
     return Deactivated(tokens_revoked=tokens, sessions_ended=sessions, cases_handed_on=len(cases))
 
 
-def _next_owner(session: Session, *, case: Case, leaver: Staff) -> Staff:
+def _next_owner(session: Session, *, case: Case, leaver: Staff, own_departments: list[str]) -> Staff:
     """As routing picks for a new case, within the case's departments: a member of its
     attributed department, else of a department the leaver belongs to, else the customer's
     personal contact, else the least-loaded agent, else anyone on duty. The leaver is off duty
     already, so never picked."""
     departments = [case.caused_by_department_id] if case.caused_by_department_id else []
-    departments += [d.id for d in staff_repository.get_staff(session, leaver.id).departments]
+    departments += own_departments
     for department_id in dict.fromkeys(departments):
         member = staff_repository.least_loaded(session, department_id=department_id)
         if member is not None:
