@@ -35,6 +35,8 @@ def deactivate(
 ) -> Deactivated:
     """All in the caller's transaction: if any case finds nobody to take it, nothing changes
     (a case is never left without an owner)."""
+    if actor is not None and actor.id == staff.id:
+        raise Conflict("you cannot deactivate yourself; ask another admin", field="active")
     tokens = staff_service.set_active(session, staff=staff, active=False, now=now)
     sessions = end_sessions_of(session, staff_id=staff.id)
     by = f" by {actor.name}" if actor is not None else ""

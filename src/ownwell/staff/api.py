@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from ownwell.cases import handover
 from ownwell.deps import ApiContext
-from ownwell.errors import Conflict
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
 from ownwell.kit.text import PageCursor
 from ownwell.staff import policies, repository, service
@@ -90,8 +89,6 @@ def update_staff(staff_id: str, body: StaffPatch, ctx: ApiContext) -> StaffOut:
     staff = repository.get_staff(ctx.session, staff_id)
     service.update_staff(ctx.session, staff=staff, patch=body)
     if body.active is False:
-        if staff.id == ctx.actor.id:
-            raise Conflict("you cannot deactivate yourself; ask another admin", field="active")
         handover.deactivate(ctx.session, staff=staff, actor=ctx.actor, now=ctx.now, settings=ctx.settings)
     elif body.active:
         service.set_active(ctx.session, staff=staff, active=True, now=ctx.now)
