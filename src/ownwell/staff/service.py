@@ -183,14 +183,19 @@ def _burn_time(password: str) -> None:
     verify_password(_dummy_hash[0], password)
 
 
+def sign_in_key(email: str) -> str:
+    """The typed address as accounts are looked up (and sign-in back-off counts) by it."""
+    try:
+        return normalise_email(email.strip())
+    except ValueError:
+        return email.strip().casefold()
+
+
 def sign_in(session: Session, *, email: str, password: str) -> Staff | None:
     """The active staff member with this e-mail and password, or None, at the same cost
     whether or not the address is known. Back-off for repeated failures is the caller's
     (staff.signin_throttle), keyed by client address, not by account."""
-    try:
-        key = normalise_email(email.strip())
-    except ValueError:
-        key = email.strip().casefold()
+    key = sign_in_key(email)
     staff = repository.staff_by_email(session, key) if key else None
     if staff is None:
         _burn_time(password)

@@ -103,7 +103,7 @@ def login(
             status_code=422,
         )
     now = state.clock.now()
-    attempt = _throttle(request).begin(ip=_client_ip(request), email=email, now=now)
+    attempt = _throttle(request).begin(ip=_client_ip(request), email=service.sign_in_key(email), now=now)
     if not isinstance(attempt, Attempt):
         # The same for every e-mail address, known or not: it is this IP address that waits.
         minutes = max(1, math.ceil((attempt - now).total_seconds() / 60))
