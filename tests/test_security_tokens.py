@@ -375,6 +375,7 @@ def _check_shut_out(admin, leaver, client, as_token):  # type: ignore[no-untyped
 def test_an_admin_deactivates_a_staff_member_through_the_api(admin, as_token, leaver, client):
     answer = admin.patch(f"/staff/{leaver['bea']['id']}", {"active": False})
     assert answer.status_code == 200, answer.text
+    assert answer.json()["active"] is False and answer.json()["open_case_count"] == 0
     _check_handed_on(admin, leaver)
     _check_shut_out(admin, leaver, client, as_token)
     assert admin.get(f"/staff/{leaver['bea']['id']}/tokens").json()["items"][0]["revoked_at"] is not None

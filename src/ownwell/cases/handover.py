@@ -52,6 +52,7 @@ def deactivate(
     for commitment in commitment_repository.all_pending_for_owner(session, staff.id):
         owner = case_repository.get(session, commitment.case_id).owner
         commitment_service.hand_on(session, commitment=commitment, to=owner, reason=reason, now=now)
+    session.refresh(staff, attribute_names=["open_case_count"])  # the transfers counted in SQL
     return Deactivated(tokens_revoked=tokens, sessions_ended=sessions, cases_handed_on=len(cases))
 
 
