@@ -77,13 +77,17 @@ def test_cadence_policy_applies_to_new_windows(admin):
     assert policies == {"complaint": 120, "request": 2880, "question": 1440}
 
 
-def test_waiting_on_customer_and_their_reply(admin):
+def test_waiting_on_customer_and_their_reply(admin, as_token):
     case = _case(admin)
     waiting = admin.post(
         f"/cases/{case['id']}/messages", {"body": "Which colour was it?", "wait_for_customer": True}
     )
     assert waiting.json()["status"] == "waiting_on_customer"
-    answer = admin.post(f"/cases/{case['id']}/messages", {"body": "The blue one.", "from_customer": True})
+    # The customer's answer comes in through a channel, which speaks with an integrator token.
+    gateway = _staff(admin, "Chat Gateway", "gateway@acme.test", on_duty=False)
+    made = admin.post(f"/staff/{gateway['id']}/tokens", {"scope": "integrator"})
+    channel = as_token(made.json()["token"])
+    answer = channel.post(f"/cases/{case['id']}/messages", {"body": "The blue one.", "from_customer": True})
     assert answer.json()["status"] == "open"
     events = admin.get(f"/cases/{case['id']}/timeline").json()["items"]
     assert events[-1]["kind"] == "message_in"

@@ -519,8 +519,8 @@ def test_a_lone_request_skips_a_member_someone_else_is_holding(db, admin, sessio
         _intake(settings, clock, customer={"emails": ["x@example.com"]}, caused_by_department_id=shipping)
     )
     with session_factory() as holder:
-        # What a sign-in does to the row: an UPDATE of its own columns, not yet committed.
-        holder.execute(update(Staff).where(Staff.id == first).values(failed_logins=Staff.failed_logins))
+        # Another writer of the row (an admin renaming them): an UPDATE, not yet committed.
+        holder.execute(update(Staff).where(Staff.id == first).values(name=Staff.name))
         ((_case, _customer, owner),) = _run_together(queue, [counted])
         holder.rollback()
 
@@ -566,7 +566,7 @@ def test_a_lone_request_waits_for_a_held_personal_contact_once(db, admin, sessio
 
     job.hint = counted.hint  # type: ignore[attr-defined]
     with ThreadPoolExecutor(1) as thread, session_factory() as holder:
-        holder.execute(update(Staff).where(Staff.id == bea).values(failed_logins=Staff.failed_logins))
+        holder.execute(update(Staff).where(Staff.id == bea).values(name=Staff.name))
         answer = thread.submit(_run_together, queue, [job])
         _someone_waits_for_a_lock(session_factory)
         # It waits while routing, not at the end of its block, where a wait longer than the

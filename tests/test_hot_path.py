@@ -80,14 +80,14 @@ def test_requests_sharing_a_transaction_share_one_copy_of_their_caller(db, sessi
     token = make_staff_token(session_factory, clock, name="Ann Agent", email="ann@acme.test", role="agent")
     token_hash = hash_token(token)
     with unit_of_work(session_factory) as session:
-        staff_repository.staff_for_token(session, token_hash)  # now in the process's cache
+        staff_repository.token_holder(session, token_hash, now=clock.now())  # now in the process's cache
     with unit_of_work(session_factory) as session:
         # The first request keeps no reference once it is answered...
-        first = weakref.ref(staff_repository.staff_for_token(session, token_hash))
+        first = weakref.ref(staff_repository.token_holder(session, token_hash, now=clock.now()).staff)
         gc.collect()
         # ...yet the next request in the same transaction gets that same copy.
         assert first() is not None
-        assert staff_repository.staff_for_token(session, token_hash) is first()
+        assert staff_repository.token_holder(session, token_hash, now=clock.now()).staff is first()
 
 
 def test_what_a_rolled_back_transaction_read_is_not_kept(db, session_factory):

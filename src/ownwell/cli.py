@@ -99,8 +99,11 @@ def user_password(
     password: Annotated[
         str | None, typer.Option(help="The new password (10+ characters); asked for when left out.")
     ] = None,
+    keep_tokens: Annotated[
+        bool, typer.Option("--keep-tokens", help="Keep their API tokens (revoked by default).")
+    ] = False,
 ) -> None:
-    """Set a staff member's password, lift a sign-in lockout and end their web sessions."""
+    """Set a staff member's password, end their web sessions and revoke their API tokens."""
     from ownwell.errors import AppError
     from ownwell.staff.service import reset_password
     from ownwell.web.session import end_sessions_of
@@ -111,34 +114,117 @@ def user_password(
     factory = make_session_factory(make_engine(get_settings().database_url))
     try:
         with unit_of_work(factory) as session:
-            staff = reset_password(session, email=email, password=password)
+            staff, revoked = reset_password(
+                session, email=email, password=password, now=SystemClock().now(), keep_tokens=keep_tokens
+            )
             ended = end_sessions_of(session, staff_id=staff.id)
     except AppError as exc:
         _fail(exc.message)
-    typer.echo(f"password set for {staff.name} <{staff.email}>; {ended} web session(s) ended")
+    tokens = "API tokens kept" if keep_tokens else f"{revoked} API token(s) revoked"
+    typer.echo(f"password set for {staff.name} <{staff.email}>; {ended} web session(s) ended; {tokens}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    email: Annotated[str, typer.Option(help="The staff member's sign-in e-mail address.")],
+) -> None:
+    """End a staff member's sessions and API tokens, route nothing to them again, and hand
+    their open cases on (with their open promises) to colleagues the usual routing picks."""
+    from ownwell.cases.handover import deactivate
+    from ownwell.errors import AppError
+
+    _upgrade()
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    try:
+        with unit_of_work(factory) as session:
+            staff = _staff_by_email(session, email)
+            done = deactivate(session, staff=staff, actor=None, now=SystemClock().now(), settings=settings)
+    except AppError as exc:
+        _fail(exc.message)
+    typer.echo(
+        f"deactivated {staff.name} <{staff.email}>: {done.sessions_ended} web session(s) ended, "
+        f"{done.tokens_revoked} API token(s) revoked, {done.cases_handed_on} open case(s) handed on"
+    )
+
+
+def _staff_by_email(session, email: str):  # type: ignore[no-untyped-def]
+    """The staff member with this address, or AppError naming it."""
+    from ownwell.customers.rules import normalise_email
+    from ownwell.errors import InvalidInput, NotFound
+    from ownwell.staff.repository import staff_by_email
+
+    try:
+        address = normalise_email(email.strip())
+    except ValueError as exc:
+        raise InvalidInput(f"not an e-mail address: {email!r}", field="email") from exc
+    staff = staff_by_email(session, address)
+    if staff is None:
+        raise NotFound(f"no staff member with e-mail {address}", field="email")
+    return staff
 
 
 @token_app.command("create")
 def token_create(
     email: Annotated[str, typer.Option(help="The staff member's e-mail address.")],
+    scope: Annotated[
+        str, typer.Option(help="staff (what their role allows) or integrator (orders, customer messages).")
+    ] = "staff",
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, max=3650, help="Expire after this many days (default: never).")
+    ] = None,
 ) -> None:
     """Print a new API token for a staff member (one line, nothing else)."""
-    from ownwell.customers.rules import normalise_email
-    from ownwell.staff.repository import staff_by_email
-    from ownwell.staff.service import create_token
+    from datetime import timedelta
 
+    from ownwell.errors import AppError
+    from ownwell.staff.models import TokenScope
+    from ownwell.staff.service import issue_token
+
+    if scope not in TokenScope.__members__:
+        _fail(f"--scope must be one of: {', '.join(TokenScope)}")
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.database_url))
+    now = SystemClock().now()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        address = normalise_email(email)
-    except ValueError as exc:
-        _fail(str(exc))
-    with unit_of_work(factory) as session:
-        staff = staff_by_email(session, address)
-        if staff is None:
-            _fail(f"no staff member with e-mail {address}")
-        token = create_token(session, staff=staff, now=SystemClock().now())  # type: ignore[arg-type]
-    sys.stdout.write(token + "\n")
+        with unit_of_work(factory) as session:
+            staff = _staff_by_email(session, email)
+            _token, secret = issue_token(
+                session, staff=staff, now=now, scope=TokenScope(scope), expires_at=expires_at
+            )
+    except AppError as exc:
+        _fail(exc.message)
+    sys.stdout.write(secret + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str | None, typer.Option("--id", help="The token's id (tok_…).")] = None,
+    email: Annotated[str | None, typer.Option(help="Revoke every token of this staff member.")] = None,
+) -> None:
+    """Revoke one API token by its id, or every token of one staff member."""
+    from ownwell.errors import AppError
+    from ownwell.staff.repository import token_by_id
+    from ownwell.staff.service import revoke_token, revoke_tokens_of
+
+    if (token_id is None) == (email is None):
+        _fail("give either --id TOKEN_ID or --email E")
+    factory = make_session_factory(make_engine(get_settings().database_url))
+    now = SystemClock().now()
+    try:
+        with unit_of_work(factory) as session:
+            if token_id is not None:
+                token = token_by_id(session, token_id.strip())
+                if token is None:
+                    _fail(f"no API token with id {token_id!r}")
+                revoke_token(session, token=token, now=now)  # type: ignore[arg-type]
+                revoked = 1
+            else:
+                revoked = revoke_tokens_of(session, staff=_staff_by_email(session, email or ""), now=now)
+    except AppError as exc:
+        _fail(exc.message)
+    typer.echo(f"{revoked} API token(s) revoked")
 
 
 def _start_worker(stop: threading.Event) -> threading.Thread:

@@ -17,11 +17,13 @@ from ownwell.config import Settings
 from ownwell.db import short_cache, unit_of_work
 from ownwell.errors import NotAuthenticated
 from ownwell.kit.group_commit import group_commit
+from ownwell.staff import policies as staff_policies
 from ownwell.staff import repository as staff_repository
-from ownwell.staff.models import Staff
+from ownwell.staff.models import Staff, TokenScope
 from ownwell.staff.security import hash_token
 
 T = TypeVar("T")
+API_PREFIX = "/api/v1"  # as app.API_PREFIX (app imports this module)
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Ctx:
     actor: Staff
     now: datetime
     settings: Settings
+    # The API token's scope; web pages (cookie sessions) act with the person's own rights.
+    scope: TokenScope = TokenScope.staff
 
 
 def bearer_token(request: Request) -> str:
@@ -43,12 +47,34 @@ def bearer_token(request: Request) -> str:
 
 
 def _authenticated(session: Session, request: Request) -> Ctx:
+    """The token's holder, refused if the token is unknown, revoked or expired, or if its scope
+    does not reach the call: the one place every API request's token is checked."""
     state = request.app.state
     clock: Clock = state.clock
-    actor = staff_repository.staff_for_token(session, hash_token(bearer_token(request)))
-    if actor is None:
-        raise NotAuthenticated("this API token is unknown or revoked")
-    return Ctx(session=session, actor=actor, now=clock.now(), settings=state.settings)
+    now = clock.now()
+    holder = staff_repository.token_holder(session, hash_token(bearer_token(request)), now=now)
+    if holder is None:
+        raise NotAuthenticated(REFUSED)
+    staff_policies.require_scope_allows(
+        holder.scope, method=request.method, route=_route_template(request), query=request.query_params.keys()
+    )
+    return Ctx(session=session, actor=holder.staff, now=now, settings=state.settings, scope=holder.scope)
+
+
+REFUSED = "this API token is unknown, expired or revoked"
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's path template without the API prefix ("/cases/{case_id}"). The
+    intake lane (cases.lane) answers before routing, for its one path, which has no parameters:
+    there the path is the template."""
+    route = request.scope.get("route")
+    if route is not None:
+        path = str(route.path_format)
+    else:
+        path, root = request.scope["path"], request.scope.get("root_path", "")
+        path = path[len(root) :] if root and path.startswith(root) else path
+    return path.removeprefix(API_PREFIX)
 
 
 @contextmanager
@@ -80,17 +106,18 @@ def _api_context(request: Request) -> Iterator[Ctx]:
 
 async def _known_token(request: Request) -> None:
     """Refuse a missing or unknown token before the request body is even looked at, as the
-    `ApiContext` routes do, without a threadpool hop when the token was seen a moment ago."""
+    `ApiContext` routes do, without a threadpool hop when the token was seen a moment ago
+    (expiry and scope are checked again with the command, in `_authenticated`)."""
     token_hash = hash_token(bearer_token(request))
     factory = request.app.state.session_factory
     if not staff_repository.token_recently_seen(short_cache(factory), token_hash):
-        await run_in_threadpool(_look_up_token, factory, token_hash)
+        await run_in_threadpool(_look_up_token, factory, token_hash, request.app.state.clock.now())
 
 
-def _look_up_token(factory: sessionmaker[Session], token_hash: str) -> None:
+def _look_up_token(factory: sessionmaker[Session], token_hash: str, now: datetime) -> None:
     with unit_of_work(factory) as session:
-        if staff_repository.staff_for_token(session, token_hash) is None:
-            raise NotAuthenticated("this API token is unknown or revoked")
+        if staff_repository.token_holder(session, token_hash, now=now) is None:
+            raise NotAuthenticated(REFUSED)
 
 
 # For async routes that run `api_unit` themselves: authentication comes first, as for ApiContext.

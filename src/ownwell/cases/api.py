@@ -34,7 +34,7 @@ from ownwell.kit.pagination import DEFAULT_LIMIT, Page, check_limit, encode_curs
 from ownwell.kit.text import BoundedText, PageCursor
 from ownwell.operations import idempotency
 from ownwell.staff import repository as staff_repository
-from ownwell.staff.policies import require_admin
+from ownwell.staff.policies import require_admin, require_customer_voice
 
 router = APIRouter(tags=["cases"])
 Cursor = PageCursor | None
@@ -207,6 +207,7 @@ def post_message(
     idempotency_key: Annotated[str | None, Header(alias=idempotency.HEADER)] = None,
 ) -> CaseOut:
     """`Idempotency-Key`: a repeat of the same request answers as the first did and writes nothing."""
+    require_customer_voice(ctx.scope, from_customer=body.from_customer)
     key = idempotency.checked_key(idempotency_key)
     return once(ctx, key, request, body, lambda: _post_message(case_id, body, ctx))
 

@@ -28,7 +28,7 @@ def transfer_case(
     case: Case,
     to: Staff,
     note: str,
-    actor: Staff,
+    actor: Staff | None,
     now: datetime,
     settings: Settings,
 ) -> Case:
@@ -37,6 +37,8 @@ def transfer_case(
         raise InvalidInput("a transfer needs a hand-off note", field="handoff_note")
     if to.id == case.owner_id:
         raise Conflict(f"{to.name} already owns this case", field="to_staff_id")
+    if not to.active:
+        raise Conflict(f"{to.name} is deactivated and cannot own cases", field="to_staff_id")
     old_owner = case.owner
     if rules.is_active(CaseStatus(case.status)):
         # In staff-id order, as every writer of these counters takes their rows: no deadlocks.

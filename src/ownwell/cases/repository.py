@@ -221,3 +221,14 @@ def export_chunk(
     if before is not None:
         stmt = stmt.where(Case.id < before)
     return session.execute(stmt.order_by(Case.id.desc()).limit(limit)).all()
+
+
+def active_cases_owned_by(session: Session, owner_id: str) -> Sequence[Case]:
+    """Every case a staff member owns that is not resolved or closed, oldest first, locked."""
+    return session.scalars(
+        select(Case)
+        .options(joinedload(Case.owner))
+        .where(Case.owner_id == owner_id, Case.status.in_(ACTIVE_STATUSES))
+        .order_by(Case.created_at, Case.id)
+        .with_for_update(of=Case)
+    ).all()

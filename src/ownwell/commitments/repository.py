@@ -82,3 +82,13 @@ def due_soon_unreminded(
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+
+
+def all_pending_for_owner(session: Session, owner_id: str) -> Sequence[Commitment]:
+    """Every promise a staff member still owes, whenever due, locked (they are being handed on)."""
+    return session.scalars(
+        select(Commitment)
+        .where(Commitment.owner_id == owner_id, Commitment.status.in_(PENDING_STATUSES))
+        .order_by(Commitment.due_at, Commitment.id)
+        .with_for_update()
+    ).all()

@@ -44,6 +44,8 @@ def make_commitment(
             owner = staff_repository.get_staff(session, owner_id)
         except NotFound as exc:
             raise InvalidInput(exc.message, field="owner_id") from exc
+        if not owner.active:
+            raise InvalidInput(f"{owner.name} is deactivated and cannot make promises", field="owner_id")
     commitment = Commitment(
         id=new_id("com"),
         case_id=case.id,
@@ -156,6 +158,26 @@ def mark_broken(session: Session, *, commitment: Commitment, now: datetime) -> C
         visibility=Visibility.internal,
         text=f"Promise broken: {commitment.text} was due {commitment.due_at.isoformat()}",
         data={"commitment_id": commitment.id, "due_at": commitment.due_at.isoformat()},
+    )
+    session.flush()
+    return commitment
+
+
+def hand_on(session: Session, *, commitment: Commitment, to: Staff, reason: str, now: datetime) -> Commitment:
+    """A pending promise changes hands (its owner left): the new owner keeps it, same due time."""
+    _require_pending(commitment)
+    old_owner_id = commitment.owner_id
+    if to.id == old_owner_id:
+        return commitment
+    commitment.owner_id = to.id
+    timeline.record(
+        session,
+        case_id=commitment.case_id,
+        kind="commitment_handed_on",
+        at=now,
+        visibility=Visibility.internal,
+        text=f"{to.name} keeps the promise now: {commitment.text}. {reason}",
+        data={"commitment_id": commitment.id, "from": old_owner_id, "to": timeline.person(to)},
     )
     session.flush()
     return commitment

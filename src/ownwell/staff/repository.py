@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import Integer, Select, bindparam, literal_column, select, text, union_all, update
@@ -24,7 +25,7 @@ from ownwell.errors import NotFound
 from ownwell.kit.ids import looks_like_id
 from ownwell.kit.pagination import paginate_desc
 from ownwell.kit.pipeline import Statement
-from ownwell.staff.models import ApiToken, Department, Role, Staff, staff_departments
+from ownwell.staff.models import ApiToken, Department, Role, Staff, TokenScope, staff_departments
 
 S = TypeVar("S", bound=Select)  # type: ignore[type-arg]
 _Candidates = list[tuple[Staff, int]]  # a routing pick's candidates and their open cases
@@ -71,43 +72,103 @@ def token_recently_seen(cache: ShortCache, token_hash: str) -> bool:
     return cache.get(("token", token_hash)) is not None
 
 
-def staff_for_token(session: Session, token_hash: str) -> Staff | None:
-    """The staff member behind an API token. Every API request asks, so the answer is kept
-    briefly (db.ShortCache): a revoked token or a changed role counts within seconds."""
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who an API token speaks for, and with what scope."""
+
+    staff: Staff
+    token_id: str
+    scope: TokenScope
+
+
+def token_holder(session: Session, token_hash: str, *, now: datetime) -> TokenHolder | None:
+    """The staff member behind an API token that is neither revoked nor expired at `now`, of an
+    active staff member. Every API request asks, so the answer is kept briefly (db.ShortCache).
+
+    Expiry is checked on every request, cached or not. A revocation, deactivation or role
+    change made through this process empties the cache when it is flushed and again when its
+    transaction ends, so the very next request here sees it. One made by another process (a
+    second web process, the CLI) empties only that process's cache: this one may still accept
+    the token for up to the cache's lifetime (ShortCache's ttl_s, 2 seconds)."""
     cache = short_cache(session)
-    columns = cache.get(("token", token_hash))
-    if columns is not None:
-        # Requests sharing a transaction mostly share a token too: the first one's copy serves.
-        held = session.identity_map.get(identity_key(Staff, columns["id"]))
-        if held is not None:
-            return held  # type: ignore[no-any-return]
-        snapshot = Staff(**columns)
-        make_transient_to_detached(snapshot)
-        staff = session.merge(snapshot, load=False)
-        # The identity map holds unchanged objects weakly: without this reference the copy is
-        # gone when its request ends, and each request sharing the transaction merges anew.
-        session.info.setdefault(_ACTORS, []).append(staff)
-        return staff  # type: ignore[no-any-return]
-    staff = session.scalars(
-        select(Staff)
+    cached = cache.get(("token", token_hash))
+    if cached is not None:
+        columns, token_id, scope, expires_at = cached
+        if expires_at is not None and expires_at <= now:
+            return None
+        return TokenHolder(staff=_cached_staff(session, columns), token_id=token_id, scope=scope)
+    row = session.execute(
+        select(Staff, ApiToken.id, ApiToken.scope, ApiToken.expires_at)
         .join(ApiToken, ApiToken.staff_id == Staff.id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), Staff.active.is_(True))
     ).one_or_none()
-    if staff is not None:
-        # Column values, not the instance: this session may still change its own copy.
-        cache.put(("token", token_hash), {c.key: getattr(staff, c.key) for c in _STAFF_COLUMNS})
-    return staff
+    if row is None:
+        return None
+    staff, token_id, scope, expires_at = row
+    # Column values, not the instance: this session may still change its own copy.
+    columns = {c.key: getattr(staff, c.key) for c in _STAFF_COLUMNS}
+    cache.put(("token", token_hash), (columns, token_id, TokenScope(scope), expires_at))
+    if expires_at is not None and expires_at <= now:
+        return None
+    return TokenHolder(staff=staff, token_id=token_id, scope=TokenScope(scope))
+
+
+def _cached_staff(session: Session, columns: dict[str, object]) -> Staff:
+    # Requests sharing a transaction mostly share a token too: the first one's copy serves.
+    held = session.identity_map.get(identity_key(Staff, columns["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    snapshot = Staff(**columns)
+    make_transient_to_detached(snapshot)
+    staff = session.merge(snapshot, load=False)
+    # The identity map holds unchanged objects weakly: without this reference the copy is
+    # gone when its request ends, and each request sharing the transaction merges anew.
+    session.info.setdefault(_ACTORS, []).append(staff)
+    return staff  # type: ignore[no-any-return]
 
 
 _ACTORS = "ownwell_actors"
 
-# Who the caller is and what they may do; counters that change with every case (and sign-in
-# bookkeeping) are left out, so they stay unloaded and are read fresh when someone asks.
-_STAFF_COLUMNS = tuple(
-    c
-    for c in Staff.__mapper__.column_attrs
-    if c.key not in ("open_case_count", "failed_logins", "locked_until")
-)
+# Who the caller is and what they may do; the counter that changes with every case is left
+# out, so it stays unloaded and is read fresh when someone asks.
+_STAFF_COLUMNS = tuple(c for c in Staff.__mapper__.column_attrs if c.key != "open_case_count")
+
+
+def tokens_of(session: Session, staff_id: str) -> Sequence[ApiToken]:
+    """A staff member's tokens, newest first."""
+    return session.scalars(
+        select(ApiToken).where(ApiToken.staff_id == staff_id).order_by(ApiToken.id.desc())
+    ).all()
+
+
+def list_tokens(session: Session, staff_id: str, *, limit: int, cursor: str | None) -> Sequence[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.staff_id == staff_id)
+    return session.scalars(paginate_desc(stmt, ApiToken.id, limit=limit, cursor=cursor)).all()
+
+
+def get_token(session: Session, *, staff_id: str, token_id: str) -> ApiToken:
+    token = None
+    if looks_like_id("tok", token_id):
+        token = session.scalars(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.staff_id == staff_id)
+        ).one_or_none()
+    if token is None:
+        raise NotFound(f"no API token with id {token_id!r} for this staff member")
+    return token
+
+
+def token_by_id(session: Session, token_id: str) -> ApiToken | None:
+    return session.get(ApiToken, token_id) if looks_like_id("tok", token_id) else None
+
+
+def least_loaded(
+    session: Session, *, department_id: str | None = None, roles: Sequence[Role] = ()
+) -> Staff | None:
+    """Routing's pick without counting the case yet (for a transfer, which counts it itself):
+    the on-duty member of the department, or holder of one of the roles, with fewest open cases."""
+    params = _Pick.of(department_id, roles).params
+    statement = _least_loaded_first(select(Staff), department_id is not None, bool(roles)).limit(1)
+    return session.scalars(statement, params).one_or_none()
 
 
 def claim_least_loaded(
@@ -272,7 +333,7 @@ def _write_pending_counts(session: Session) -> list[Statement]:
         return []
     if session.get_bind().dialect.name != "postgresql":
         return [(_ADD_OPEN_CASES, rows)]
-    # A row held by someone else (a sign-in checking a password, a transfer) is waited for
+    # A row held by someone else (a password reset, a deactivation, a transfer) is waited for
     # briefly; past that the shared transaction fails and its cases are redone one by one,
     # which skip locked rows. Order ingest goes on with its next round afterwards, so it
     # restores the usual wait; a commit ends the SET LOCAL anyway.
@@ -300,6 +361,7 @@ def supervisors_of(session: Session, department_ids: Sequence[str]) -> Sequence[
         .where(
             staff_departments.c.department_id.in_(department_ids),
             Staff.role.in_((Role.supervisor, Role.admin)),
+            Staff.active.is_(True),
         )
         .order_by(Staff.id)
         .distinct()

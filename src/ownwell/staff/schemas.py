@@ -9,8 +9,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
 
 from ownwell.customers.rules import normalise_email
-from ownwell.kit.text import BoundedText, Money, RequiredText
-from ownwell.staff.models import Role
+from ownwell.kit.text import BoundedText, Moment, Money, RequiredText
+from ownwell.staff.models import Role, TokenScope
 
 # One rule for every way a password is set (the API, `ownwell user create`, `ownwell user password`).
 PASSWORD_MIN_CHARS = 10
@@ -59,6 +59,8 @@ class StaffPatch(Strict):
     department_ids: list[BoundedText(40)] | None = Field(default=None, max_length=50)  # type: ignore[valid-type]
     authority: Authority | None = None
     on_duty: bool | None = None
+    # false: deactivate (admins only): sessions and tokens end, open cases are handed on.
+    active: bool | None = None
 
 
 class AuthorityOut(BaseModel):
@@ -80,5 +82,27 @@ class StaffOut(BaseModel):
     department_ids: list[str]
     authority: AuthorityOut
     on_duty: bool
+    active: bool
     open_case_count: int
     created_at: datetime
+
+
+class TokenIn(Strict):
+    scope: TokenScope = TokenScope.staff
+    expires_at: Moment | None = None
+
+
+class TokenOut(BaseModel):
+    """A token as lists show it: never the secret, nor its hash."""
+
+    id: str
+    staff_id: str
+    scope: TokenScope
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last4: str | None
+
+
+class TokenCreated(TokenOut):
+    token: str  # shown this once

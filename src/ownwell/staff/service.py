@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -14,13 +13,9 @@ from ownwell.db import counts_at_end
 from ownwell.errors import Conflict, InvalidInput, NotFound
 from ownwell.kit.ids import new_id
 from ownwell.staff import repository
-from ownwell.staff.models import ApiToken, Department, Role, Staff
+from ownwell.staff.models import ApiToken, Department, Role, Staff, TokenScope
 from ownwell.staff.schemas import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Authority, StaffIn, StaffPatch
 from ownwell.staff.security import hash_password, hash_token, new_token, verify_password
-
-# Web sign-in: this many wrong passwords in a row lock the account for LOCKOUT.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 def department_key(name: str) -> str:
@@ -85,6 +80,8 @@ def update_staff(session: Session, *, staff: Staff, patch: StaffPatch) -> Staff:
     if patch.role is not None:
         staff.role = patch.role
     if patch.on_duty is not None:
+        if patch.on_duty and not staff.active:
+            raise Conflict(f"{staff.name} is deactivated and cannot be put on duty", field="on_duty")
         staff.on_duty = patch.on_duty
     if patch.authority is not None:
         _apply_authority(staff, patch.authority)
@@ -94,17 +91,69 @@ def update_staff(session: Session, *, staff: Staff, patch: StaffPatch) -> Staff:
     return staff
 
 
-def set_password(session: Session, *, staff: Staff, password: str) -> None:
-    staff.password_hash = hash_password(password)
-    session.flush()
-
-
 def create_token(session: Session, *, staff: Staff, now: datetime) -> str:
-    """A new API token; only its hash is kept, so this is the one time it can be seen."""
-    token = new_token()
-    session.add(ApiToken(id=new_id("tok"), staff_id=staff.id, token_hash=hash_token(token), created_at=now))
+    """A new staff-scope API token that does not expire (`ownwell user create`, the demo)."""
+    return issue_token(session, staff=staff, now=now)[1]
+
+
+def issue_token(
+    session: Session,
+    *,
+    staff: Staff,
+    now: datetime,
+    scope: TokenScope = TokenScope.staff,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token and its secret; only its hash is kept, so this is the one time the
+    secret can be seen."""
+    if not staff.active:
+        raise Conflict(f"{staff.name} is deactivated; reactivate them first", field="staff_id")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("a token must expire in the future", field="expires_at")
+    secret = new_token()
+    token = ApiToken(
+        id=new_id("tok"),
+        staff_id=staff.id,
+        token_hash=hash_token(secret),
+        created_at=now,
+        scope=scope,
+        expires_at=expires_at,
+        last4=secret[-4:],
+    )
+    session.add(token)
     session.flush()
+    return token, secret
+
+
+def revoke_token(session: Session, *, token: ApiToken, now: datetime) -> ApiToken:
+    """Refused from the next request on (see repository.token_holder for other processes).
+    Revoking a revoked token changes nothing."""
+    if token.revoked_at is None:
+        token.revoked_at = now
+        session.flush()  # an ORM change to api_tokens: this process's token cache is emptied
     return token
+
+
+def revoke_tokens_of(session: Session, *, staff: Staff, now: datetime) -> int:
+    """Revoke every live token of a staff member; returns how many."""
+    live = [token for token in repository.tokens_of(session, staff.id) if token.revoked_at is None]
+    for token in live:
+        revoke_token(session, token=token, now=now)
+    return len(live)
+
+
+def set_active(session: Session, *, staff: Staff, active: bool, now: datetime) -> int:
+    """Deactivate (or reactivate) a staff member. Deactivated: off duty, so no routing picks
+    them (every pick filters on duty), and every API token revoked; returns how many. Ending
+    their web sessions and handing their cases on is cases.handover.deactivate's part.
+    Reactivated: on duty again; tokens stay revoked."""
+    session.refresh(staff, attribute_names=["active", "on_duty"], with_for_update=True)
+    if staff.active == active:
+        return 0
+    staff.active = active
+    staff.on_duty = active
+    session.flush()
+    return 0 if active else revoke_tokens_of(session, staff=staff, now=now)
 
 
 def adjust_open_cases(session: Session, staff_id: str, delta: int) -> None:
@@ -124,15 +173,6 @@ def is_manager(staff: Staff) -> bool:
     return staff.role in (Role.supervisor, Role.admin)
 
 
-@dataclass(frozen=True)
-class SignIn:
-    """The outcome of a sign-in attempt. Failures are flushed, not raised, so that the caller
-    commits the failure counter instead of rolling it back with the error."""
-
-    staff: Staff | None
-    locked_until: datetime | None = None
-
-
 _dummy_hash: list[str] = []
 
 
@@ -143,37 +183,34 @@ def _burn_time(password: str) -> None:
     verify_password(_dummy_hash[0], password)
 
 
-def sign_in(session: Session, *, email: str, password: str, now: datetime) -> SignIn:
+def sign_in_key(email: str) -> str:
+    """The typed address as accounts are looked up (and sign-in back-off counts) by it."""
     try:
-        key = normalise_email(email.strip())
+        return normalise_email(email.strip())
     except ValueError:
-        key = email.strip().casefold()
+        return email.strip().casefold()
+
+
+def sign_in(session: Session, *, email: str, password: str) -> Staff | None:
+    """The active staff member with this e-mail and password, or None, at the same cost
+    whether or not the address is known. Back-off for repeated failures is the caller's
+    (staff.signin_throttle), keyed by client address, not by account."""
+    key = sign_in_key(email)
     staff = repository.staff_by_email(session, key) if key else None
     if staff is None:
         _burn_time(password)
-        return SignIn(staff=None)
-    # Attempts on one account take turns: two wrong passwords at once must count as two, or a
-    # guesser with many connections would never reach the lockout.
-    session.refresh(staff, with_for_update=True)
-    if staff.locked_until is not None and staff.locked_until > now:
-        return SignIn(staff=None, locked_until=staff.locked_until)
-    if not verify_password(staff.password_hash, password):
-        staff.failed_logins = (staff.failed_logins or 0) + 1
-        locked = staff.failed_logins >= MAX_FAILED_LOGINS
-        if locked:
-            staff.locked_until = now + LOCKOUT
-            staff.failed_logins = 0
-        session.flush()
-        return SignIn(staff=None, locked_until=staff.locked_until if locked else None)
-    staff.failed_logins = 0
-    staff.locked_until = None
-    session.flush()
-    return SignIn(staff=staff)
+        return None
+    if not verify_password(staff.password_hash, password) or not staff.active:
+        return None
+    return staff
 
 
-def reset_password(session: Session, *, email: str, password: str) -> Staff:
-    """An operator's reset (`ownwell user password`): the new password works at once and a
-    lockout is lifted."""
+def reset_password(
+    session: Session, *, email: str, password: str, now: datetime, keep_tokens: bool = False
+) -> tuple[Staff, int]:
+    """An operator's reset (`ownwell user password`): the new password works at once and,
+    unless `keep_tokens`, every API token of the person is revoked (a reset usually means the
+    account may be in someone else's hands). Returns the person and how many tokens went."""
     if not PASSWORD_MIN_CHARS <= len(password) <= PASSWORD_MAX_CHARS:
         raise InvalidInput(
             f"the password needs at least {PASSWORD_MIN_CHARS} characters (at most {PASSWORD_MAX_CHARS})",
@@ -186,9 +223,7 @@ def reset_password(session: Session, *, email: str, password: str) -> Staff:
     staff = repository.staff_by_email(session, key)
     if staff is None:
         raise NotFound(f"no staff member with e-mail {key}", field="email")
-    session.refresh(staff, with_for_update=True)
+    session.refresh(staff, attribute_names=["password_hash"], with_for_update=True)
     staff.password_hash = hash_password(password)
-    staff.failed_logins = 0
-    staff.locked_until = None
     session.flush()
-    return staff
+    return staff, 0 if keep_tokens else revoke_tokens_of(session, staff=staff, now=now)

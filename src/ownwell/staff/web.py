@@ -1,8 +1,10 @@
-"""Sign in and out of the staff web app (argon2 passwords, lockout after repeated failures)."""
+"""Sign in and out of the staff web app (argon2 passwords, back-off per client address)."""
 
 from __future__ import annotations
 
+import math
 import secrets
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -10,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ownwell.db import unit_of_work
 from ownwell.errors import Forbidden
-from ownwell.notifications.render import local_time
 from ownwell.staff import service
+from ownwell.staff.signin_throttle import Attempt, SignInThrottle
 from ownwell.web import templates
 from ownwell.web.csrf import csrf_ok, csrf_token
 from ownwell.web.session import COOKIE, StaffForm, end_session, find_session, safe_next, start_session
@@ -51,6 +53,24 @@ def _login_page(
     return response
 
 
+_THROTTLE_MADE = threading.Lock()
+
+
+def _throttle(request: Request) -> SignInThrottle:
+    """The app's sign-in back-off (one per app, kept in this process: see signin_throttle)."""
+    state = request.app.state
+    with _THROTTLE_MADE:
+        if getattr(state, "signin_throttle", None) is None:
+            state.signin_throttle = SignInThrottle()
+    return state.signin_throttle  # type: ignore[no-any-return]
+
+
+def _client_ip(request: Request) -> str:
+    # The peer address; behind a reverse proxy, run uvicorn with --forwarded-allow-ips so that
+    # this is the client's address and not the proxy's.
+    return request.client.host if request.client else "unknown"
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> Response:
     state = request.app.state
@@ -83,17 +103,22 @@ def login(
             status_code=422,
         )
     now = state.clock.now()
-    # Committed whatever the outcome: a failed attempt must count towards the lockout.
+    attempt = _throttle(request).begin(ip=_client_ip(request), email=service.sign_in_key(email), now=now)
+    if not isinstance(attempt, Attempt):
+        # The same for every e-mail address, known or not: it is this IP address that waits.
+        minutes = max(1, math.ceil((attempt - now).total_seconds() / 60))
+        error = f"Too many failed sign-ins from your network. Please wait {minutes} minutes and try again."
+        page = _login_page(request, next_path=next_path, email=email, error=error, status_code=429)
+        page.headers["Retry-After"] = str(max(1, math.ceil((attempt - now).total_seconds())))
+        return page
     with unit_of_work(state.session_factory) as session:
-        outcome = service.sign_in(session, email=email, password=password, now=now)
-        session_cookie = start_session(session, staff=outcome.staff, now=now) if outcome.staff else None
-    if outcome.locked_until is not None:
-        until = local_time(outcome.locked_until, state.settings.timezone)
-        error = f"Too many wrong passwords. Sign-in for this account is paused until {until}."
-        return _login_page(request, next_path=next_path, email=email, error=error, status_code=429)
+        staff = service.sign_in(session, email=email, password=password)
+        session_cookie = start_session(session, staff=staff, now=now) if staff else None
     if session_cookie is None:
+        # An unknown address, a wrong password and a deactivated account look the same.
         error = "That e-mail address and password do not match. Please try again."
         return _login_page(request, next_path=next_path, email=email, error=error, status_code=401)
+    _throttle(request).succeeded(attempt)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE, session_cookie, httponly=True, samesite="lax", secure=_secure(request), path="/"

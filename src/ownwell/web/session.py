@@ -62,7 +62,7 @@ def end_session(session: Session, *, cookie: str) -> None:
 
 
 def end_sessions_of(session: Session, *, staff_id: str) -> int:
-    """Sign a staff member out everywhere (after a password reset); returns how many sessions."""
+    """Sign a staff member out everywhere (a password reset, deactivation); returns how many."""
     result = session.execute(delete(WebSession).where(WebSession.staff_id == staff_id))
     return int(result.rowcount or 0)
 
@@ -74,8 +74,12 @@ def find_session(session: Session, *, cookie: str, now: datetime) -> tuple[WebSe
     if found is None or found.expires_at <= now:
         return None
     staff = session.scalars(
-        select(Staff).where(Staff.id == found.staff_id).options(selectinload(Staff.departments))
-    ).one()
+        select(Staff)
+        .where(Staff.id == found.staff_id, Staff.active.is_(True))
+        .options(selectinload(Staff.departments))
+    ).one_or_none()
+    if staff is None:  # deactivated (their sessions were ended then; this is the second lock)
+        return None
     if now - found.last_seen_at >= TOUCH_EVERY:
         found.last_seen_at = now
         found.expires_at = min(now + IDLE, found.created_at + ABSOLUTE)
