@@ -147,7 +147,9 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 
 def make_staff_token(session_factory, clock: FrozenClock, *, name: str, email: str, role: Role) -> str:  # type: ignore[no-untyped-def]
     with unit_of_work(session_factory) as session:
-        staff = create_staff(session, data=StaffIn(name=name, email=email, role=role), now=clock.now())
+        staff = create_staff(
+            session, data=StaffIn(name=name, email=email, role=role), now=clock.now(), by=None
+        )
         return create_token(session, staff=staff, now=clock.now())
 
 

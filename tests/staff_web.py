@@ -46,7 +46,7 @@ def make_staff(
 ) -> str:
     """A staff member who can sign in to the web app; returns their id."""
     with unit_of_work(session_factory) as session:
-        ids = [ensure_department(session, name=d, now=clock.now()).id for d in departments]
+        ids = [ensure_department(session, name=d, now=clock.now(), by=None).id for d in departments]
         staff = create_staff(
             session,
             data=StaffIn(
@@ -57,6 +57,7 @@ def make_staff(
                 authority=Authority(**{k: Decimal(v) for k, v in (authority or {}).items()}),
             ),
             now=clock.now(),
+            by=None,
         )
         staff.password_hash = _hash(password)
         return staff.id

@@ -98,7 +98,10 @@ def test_tokens_and_passwords_are_not_stored_in_clear(admin, db, session_factory
     assert not verify_password(password_hash, "wrong")
     with unit_of_work(session_factory) as session:
         quiet = create_staff(
-            session, data=StaffIn(name="No Pass", email="np@acme.test", role="agent"), now=clock.now()
+            session,
+            data=StaffIn(name="No Pass", email="np@acme.test", role="agent"),
+            now=clock.now(),
+            by=None,
         )
         assert quiet.password_hash is None
 

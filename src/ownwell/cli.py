@@ -76,7 +76,7 @@ def user_create(
     now = SystemClock().now()
     try:
         with unit_of_work(factory) as session:
-            departments = [ensure_department(session, name=n, now=now) for n in department or []]
+            departments = [ensure_department(session, name=n, now=now, by=None) for n in department or []]
             data = StaffIn(
                 name=name,
                 email=email,
@@ -84,7 +84,7 @@ def user_create(
                 department_ids=[d.id for d in departments],
                 password=password,
             )
-            staff = create_staff(session, data=data, now=now)
+            staff = create_staff(session, data=data, now=now, by=None)
     except ValidationError as exc:
         first = exc.errors()[0]
         _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
@@ -191,7 +191,7 @@ def token_create(
         with unit_of_work(factory) as session:
             staff = _staff_by_email(session, email)
             _token, secret = issue_token(
-                session, staff=staff, now=now, scope=TokenScope(scope), expires_at=expires_at
+                session, staff=staff, now=now, by=None, scope=TokenScope(scope), expires_at=expires_at
             )
     except AppError as exc:
         _fail(exc.message)
@@ -218,10 +218,12 @@ def token_revoke(
                 token = token_by_id(session, token_id.strip())
                 if token is None:
                     _fail(f"no API token with id {token_id!r}")
-                revoke_token(session, token=token, now=now)  # type: ignore[arg-type]
+                revoke_token(session, token=token, now=now, by=None)  # type: ignore[arg-type]
                 revoked = 1
             else:
-                revoked = revoke_tokens_of(session, staff=_staff_by_email(session, email or ""), now=now)
+                revoked = revoke_tokens_of(
+                    session, staff=_staff_by_email(session, email or ""), now=now, by=None
+                )
     except AppError as exc:
         _fail(exc.message)
     typer.echo(f"{revoked} API token(s) revoked")

@@ -37,7 +37,7 @@ def deactivate(
     (a case is never left without an owner)."""
     if actor is not None and actor.id == staff.id:
         raise Conflict("you cannot deactivate yourself; ask another admin", field="active")
-    tokens = staff_service.set_active(session, staff=staff, active=False, now=now)
+    tokens = staff_service.set_active(session, staff=staff, active=False, now=now, by=actor)
     sessions = end_sessions_of(session, staff_id=staff.id)
     by = f" by {actor.name}" if actor is not None else ""
     reason = f"{staff.name} was deactivated{by} on {now:%Y-%m-%d}; the case is handed on."

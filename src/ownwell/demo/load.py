@@ -33,7 +33,7 @@ CHUNK = 100
 
 
 def _organisation(session: Session, *, now: datetime) -> tuple[dict[str, Department], list[Staff], str]:
-    departments = {name: ensure_department(session, name=name, now=now) for name in org.DEPARTMENTS}
+    departments = {name: ensure_department(session, name=name, now=now, by=None) for name in org.DEPARTMENTS}
     people = []
     for name, email, role, deps, limit in org.STAFF:
         data = StaffIn(
@@ -44,7 +44,7 @@ def _organisation(session: Session, *, now: datetime) -> tuple[dict[str, Departm
             authority=Authority(refund=limit, credit=limit, replacement=limit, goodwill=limit / 2),
             password=org.DEMO_PASSWORD,
         )
-        people.append(create_staff(session, data=data, now=now))
+        people.append(create_staff(session, data=data, now=now, by=None))
     return departments, people, create_token(session, staff=people[0], now=now)
 
 

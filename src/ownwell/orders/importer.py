@@ -74,7 +74,7 @@ def _clean(row: dict[str, Any], zone: ZoneInfo | None) -> dict[str, Any]:
 
 
 def _import_row(session: Session, row: OrderRow, *, now: datetime, settings: Settings) -> None:
-    department = ensure_department(session, name=row.department, now=now)
+    department = ensure_department(session, name=row.department, now=now, by=None)
     data = OrderIn(
         external_id=row.external_id,
         customer=CustomerIn(name=row.customer_name, emails=[row.customer_email]),

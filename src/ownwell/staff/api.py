@@ -53,7 +53,7 @@ def staff_out(staff: Staff) -> StaffOut:
 @router.post("/departments", status_code=201, response_model=DepartmentOut)
 def create_department(body: DepartmentIn, ctx: ApiContext) -> DepartmentOut:
     policies.require_admin(ctx.actor, "create departments")
-    return department_out(service.create_department(ctx.session, name=body.name, now=ctx.now))
+    return department_out(service.create_department(ctx.session, name=body.name, now=ctx.now, by=ctx.actor))
 
 
 @router.get("/departments", response_model=Page[DepartmentOut])
@@ -68,7 +68,7 @@ def list_departments(
 @router.post("/staff", status_code=201, response_model=StaffOut)
 def create_staff(body: StaffIn, ctx: ApiContext) -> StaffOut:
     policies.require_admin(ctx.actor, "add staff")
-    return staff_out(service.create_staff(ctx.session, data=body, now=ctx.now))
+    return staff_out(service.create_staff(ctx.session, data=body, now=ctx.now, by=ctx.actor))
 
 
 @router.get("/staff", response_model=Page[StaffOut])
@@ -87,11 +87,11 @@ def get_staff(staff_id: str, ctx: ApiContext) -> StaffOut:
 def update_staff(staff_id: str, body: StaffPatch, ctx: ApiContext) -> StaffOut:
     policies.require_admin(ctx.actor, "change staff")
     staff = repository.get_staff(ctx.session, staff_id)
-    service.update_staff(ctx.session, staff=staff, patch=body)
+    service.update_staff(ctx.session, staff=staff, patch=body, now=ctx.now, by=ctx.actor)
     if body.active is False:
         handover.deactivate(ctx.session, staff=staff, actor=ctx.actor, now=ctx.now, settings=ctx.settings)
     elif body.active:
-        service.set_active(ctx.session, staff=staff, active=True, now=ctx.now)
+        service.set_active(ctx.session, staff=staff, active=True, now=ctx.now, by=ctx.actor)
     return staff_out(staff)
 
 
@@ -115,7 +115,7 @@ def create_token(staff_id: str, ctx: ApiContext, body: TokenIn | None = None) ->
     policies.require_admin(ctx.actor, f"issue {body.scope} API tokens")
     staff = repository.get_staff(ctx.session, staff_id)
     token, secret = service.issue_token(
-        ctx.session, staff=staff, now=ctx.now, scope=body.scope, expires_at=body.expires_at
+        ctx.session, staff=staff, now=ctx.now, by=ctx.actor, scope=body.scope, expires_at=body.expires_at
     )
     return TokenCreated(**token_out(token).model_dump(), token=secret)
 
@@ -145,4 +145,4 @@ def revoke_token(staff_id: str, token_id: str, ctx: ApiContext) -> TokenOut:
     staff = repository.get_staff(ctx.session, staff_id)
     policies.require_token_access(ctx.actor, staff, "revoke their API tokens")
     token = repository.get_token(ctx.session, staff_id=staff.id, token_id=token_id)
-    return token_out(service.revoke_token(ctx.session, token=token, now=ctx.now))
+    return token_out(service.revoke_token(ctx.session, token=token, now=ctx.now, by=ctx.actor))

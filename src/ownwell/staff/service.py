@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ownwell.audit import service as audit
 from ownwell.customers.rules import normalise_email
 from ownwell.db import counts_at_end
 from ownwell.errors import Conflict, InvalidInput, NotFound
@@ -18,23 +20,73 @@ from ownwell.staff.schemas import PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, Author
 from ownwell.staff.security import hash_password, hash_token, new_token, verify_password
 
 
+def _audit(
+    session: Session,
+    *,
+    by: Staff | None,
+    now: datetime,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """`by` is None for the command line (and the demo loader, an import)."""
+    audit.record(
+        session,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        actor_id=by.id if by else None,
+        actor_label=by.name if by else audit.COMMAND_LINE,
+        now=now,
+        before=before,
+        after=after,
+    )
+
+
+def audited_fields(staff: Staff) -> dict[str, Any]:
+    """What an admin changes about a person, as the audit log shows it (never a secret)."""
+    return {
+        "name": staff.name,
+        "role": str(staff.role),
+        "on_duty": staff.on_duty,
+        "department_ids": sorted(d.id for d in staff.departments),
+        "authority": {
+            "refund": f"{staff.authority_refund:.2f}",
+            "credit": f"{staff.authority_credit:.2f}",
+            "replacement": f"{staff.authority_replacement:.2f}",
+            "goodwill": f"{staff.authority_goodwill:.2f}",
+        },
+    }
+
+
 def department_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def create_department(session: Session, *, name: str, now: datetime) -> Department:
+def create_department(session: Session, *, name: str, now: datetime, by: Staff | None) -> Department:
     clean = " ".join(name.split())
     if repository.department_by_name_key(session, department_key(clean)):
         raise Conflict(f"a department named {clean!r} exists already", field="name")
     department = Department(id=new_id("dep"), name=clean, name_key=department_key(clean), created_at=now)
     session.add(department)
     session.flush()
+    _audit(
+        session,
+        by=by,
+        now=now,
+        action="department.created",
+        target_type="department",
+        target_id=department.id,
+        after={"name": clean},
+    )
     return department
 
 
-def ensure_department(session: Session, *, name: str, now: datetime) -> Department:
+def ensure_department(session: Session, *, name: str, now: datetime, by: Staff | None) -> Department:
     existing = repository.department_by_name_key(session, department_key(name))
-    return existing or create_department(session, name=name, now=now)
+    return existing or create_department(session, name=name, now=now, by=by)
 
 
 def _departments(session: Session, ids: Sequence[str]) -> list[Department]:
@@ -54,7 +106,7 @@ def _apply_authority(staff: Staff, authority: Authority) -> None:
     staff.authority_goodwill = authority.goodwill
 
 
-def create_staff(session: Session, *, data: StaffIn, now: datetime) -> Staff:
+def create_staff(session: Session, *, data: StaffIn, now: datetime, by: Staff | None) -> Staff:
     if repository.staff_by_email(session, data.email):
         raise Conflict(f"{data.email} is already a staff member", field="email")
     staff = Staff(
@@ -71,10 +123,22 @@ def create_staff(session: Session, *, data: StaffIn, now: datetime) -> Staff:
     staff.departments = _departments(session, data.department_ids)
     session.add(staff)
     session.flush()
+    _audit(
+        session,
+        by=by,
+        now=now,
+        action="staff.created",
+        target_type="staff",
+        target_id=staff.id,
+        after={"email": staff.email, **audited_fields(staff)},
+    )
     return staff
 
 
-def update_staff(session: Session, *, staff: Staff, patch: StaffPatch) -> Staff:
+def update_staff(
+    session: Session, *, staff: Staff, patch: StaffPatch, now: datetime, by: Staff | None
+) -> Staff:
+    before = audited_fields(staff)
     if patch.name is not None:
         staff.name = patch.name.strip()
     if patch.role is not None:
@@ -88,12 +152,24 @@ def update_staff(session: Session, *, staff: Staff, patch: StaffPatch) -> Staff:
     if patch.department_ids is not None:
         staff.departments = _departments(session, patch.department_ids)
     session.flush()
+    old, new = audit.changed(before, audited_fields(staff))
+    if new:
+        _audit(
+            session,
+            by=by,
+            now=now,
+            action="staff.changed",
+            target_type="staff",
+            target_id=staff.id,
+            before=old,
+            after=new,
+        )
     return staff
 
 
 def create_token(session: Session, *, staff: Staff, now: datetime) -> str:
     """A new staff-scope API token that does not expire (`ownwell user create`, the demo)."""
-    return issue_token(session, staff=staff, now=now)[1]
+    return issue_token(session, staff=staff, now=now, by=None)[1]
 
 
 def issue_token(
@@ -101,6 +177,7 @@ def issue_token(
     *,
     staff: Staff,
     now: datetime,
+    by: Staff | None,
     scope: TokenScope = TokenScope.staff,
     expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
@@ -122,27 +199,50 @@ def issue_token(
     )
     session.add(token)
     session.flush()
+    _audit(
+        session,
+        by=by,
+        now=now,
+        action="token.issued",
+        target_type="api_token",
+        target_id=token.id,
+        after={
+            "staff_id": staff.id,
+            "scope": str(scope),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+            "last4": token.last4,
+        },
+    )
     return token, secret
 
 
-def revoke_token(session: Session, *, token: ApiToken, now: datetime) -> ApiToken:
+def revoke_token(session: Session, *, token: ApiToken, now: datetime, by: Staff | None) -> ApiToken:
     """Refused from the next request on (see repository.token_holder for other processes).
     Revoking a revoked token changes nothing."""
     if token.revoked_at is None:
         token.revoked_at = now
         session.flush()  # an ORM change to api_tokens: this process's token cache is emptied
+        _audit(
+            session,
+            by=by,
+            now=now,
+            action="token.revoked",
+            target_type="api_token",
+            target_id=token.id,
+            after={"staff_id": token.staff_id},
+        )
     return token
 
 
-def revoke_tokens_of(session: Session, *, staff: Staff, now: datetime) -> int:
+def revoke_tokens_of(session: Session, *, staff: Staff, now: datetime, by: Staff | None) -> int:
     """Revoke every live token of a staff member; returns how many."""
     live = [token for token in repository.tokens_of(session, staff.id) if token.revoked_at is None]
     for token in live:
-        revoke_token(session, token=token, now=now)
+        revoke_token(session, token=token, now=now, by=by)
     return len(live)
 
 
-def set_active(session: Session, *, staff: Staff, active: bool, now: datetime) -> int:
+def set_active(session: Session, *, staff: Staff, active: bool, now: datetime, by: Staff | None) -> int:
     """Deactivate (or reactivate) a staff member. Deactivated: off duty, so no routing picks
     them (every pick filters on duty), and every API token revoked; returns how many. Ending
     their web sessions and handing their cases on is cases.handover.deactivate's part.
@@ -153,7 +253,17 @@ def set_active(session: Session, *, staff: Staff, active: bool, now: datetime) -
     staff.active = active
     staff.on_duty = active
     session.flush()
-    return 0 if active else revoke_tokens_of(session, staff=staff, now=now)
+    _audit(
+        session,
+        by=by,
+        now=now,
+        action="staff.reactivated" if active else "staff.deactivated",
+        target_type="staff",
+        target_id=staff.id,
+        before={"active": not active},
+        after={"active": active},
+    )
+    return 0 if active else revoke_tokens_of(session, staff=staff, now=now, by=by)
 
 
 def adjust_open_cases(session: Session, staff_id: str, delta: int) -> None:
@@ -226,4 +336,14 @@ def reset_password(
     session.refresh(staff, attribute_names=["password_hash"], with_for_update=True)
     staff.password_hash = hash_password(password)
     session.flush()
-    return staff, 0 if keep_tokens else revoke_tokens_of(session, staff=staff, now=now)
+    revoked = 0 if keep_tokens else revoke_tokens_of(session, staff=staff, now=now, by=None)
+    _audit(
+        session,
+        by=None,
+        now=now,
+        action="staff.password_reset",
+        target_type="staff",
+        target_id=staff.id,
+        after={"tokens_revoked": revoked},
+    )
+    return staff, revoked

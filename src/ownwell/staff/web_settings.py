@@ -96,7 +96,7 @@ def create_department(ctx: StaffForm, name: Text = "") -> Response:
     if data is None:
         return _refused(ctx, "department", errors, {"name": name})
     try:
-        service.create_department(ctx.session, name=data.name, now=ctx.now)
+        service.create_department(ctx.session, name=data.name, now=ctx.now, by=ctx.actor)
     except AppError as exc:
         return _refused(ctx, "department", app_error(exc, "name"), {"name": name}, exc.status_code)
     return _done("department", "departments")
@@ -137,7 +137,7 @@ def create_staff(
             ctx, "staff", {"password": "Please give a first password (at least 10 characters)."}, values
         )
     try:
-        service.create_staff(ctx.session, data=data, now=ctx.now)
+        service.create_staff(ctx.session, data=data, now=ctx.now, by=ctx.actor)
     except AppError as exc:
         return _refused(ctx, "staff", app_error(exc), values, exc.status_code)
     return _done("staff", "staff")
@@ -158,7 +158,7 @@ def set_authority(
     patch, errors = parse(StaffPatch, {"authority": _authority(form)})
     if patch is None:
         return _refused(ctx, f"authority:{staff.id}", errors, form)
-    service.update_staff(ctx.session, staff=staff, patch=patch)
+    service.update_staff(ctx.session, staff=staff, patch=patch, now=ctx.now, by=ctx.actor)
     return _done("authority", f"staff-{staff.id}")
 
 
