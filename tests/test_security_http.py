@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
+
+from ownwell.clock import FrozenClock
+from ownwell.worker import run_jobs, run_once
 from tests.test_followthrough import _link, _outbox
 
 
@@ -34,3 +43,132 @@ def test_a_portal_link_token_does_not_open_the_feedback_page(admin, client):  # 
     token = re.search(r"http://ownwell\.test/portal/(\S+)", ack["body"]).group(1)  # type: ignore[union-attr]
     assert client.get(f"/portal/{token}").status_code == 200
     assert client.get(f"/feedback/{token}").status_code == 404
+
+
+# --- /metrics is not for everyone ---
+
+
+def test_metrics_are_refused_to_a_client_off_this_machine_when_no_token_is_set(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, client=("203.0.113.9", 40000), raise_server_exceptions=False) as remote:
+        assert remote.get("/metrics").status_code == 403
+    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+        answer = local.get("/metrics")
+        assert answer.status_code == 200 and "ownwell_cases" in answer.text
+    with TestClient(app, client=("::1", 40000)) as local6:
+        assert local6.get("/metrics").status_code == 200
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set(app, settings):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    app.state.settings = settings.model_copy(update={"metrics_token": "scrape-me-please"})
+    with TestClient(app, client=("127.0.0.1", 40000), raise_server_exceptions=False) as local:
+        assert local.get("/metrics").status_code == 401  # loopback is not enough once a token is set
+        wrong = local.get("/metrics", headers={"Authorization": "Bearer scrape-me-not"})
+        assert wrong.status_code == 401
+    with TestClient(app, client=("203.0.113.9", 40000)) as remote:
+        answer = remote.get("/metrics", headers={"Authorization": "Bearer scrape-me-please"})
+        assert answer.status_code == 200 and "ownwell_cases" in answer.text
+
+
+# --- settings that would send secrets or trust in the clear are refused at start-up ---
+
+
+def test_a_webhook_url_without_a_secret_is_refused_at_start_up(monkeypatch):  # type: ignore[no-untyped-def]
+    import pytest
+    from pydantic import ValidationError
+
+    from ownwell.config import Settings
+
+    monkeypatch.setenv("OWNWELL_WEBHOOK_URL", "https://gateway.example/sms")
+    monkeypatch.delenv("OWNWELL_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(ValidationError, match="OWNWELL_WEBHOOK_SECRET"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("OWNWELL_WEBHOOK_SECRET", "a-long-random-secret")
+    assert Settings(_env_file=None).webhook_secret == "a-long-random-secret"  # type: ignore[call-arg]
+
+
+def test_an_smtp_login_without_starttls_is_refused_unless_explicitly_allowed(monkeypatch):  # type: ignore[no-untyped-def]
+    import pytest
+    from pydantic import ValidationError
+
+    from ownwell.config import Settings
+
+    monkeypatch.setenv("OWNWELL_SMTP_HOST", "mail.example")
+    monkeypatch.setenv("OWNWELL_SMTP_USER", "care")
+    monkeypatch.setenv("OWNWELL_SMTP_PASSWORD", "hunter2")
+    with pytest.raises(ValidationError, match="OWNWELL_SMTP_STARTTLS"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("OWNWELL_SMTP_STARTTLS", "1")
+    assert Settings(_env_file=None).smtp_starttls  # type: ignore[call-arg]
+    monkeypatch.setenv("OWNWELL_SMTP_STARTTLS", "0")
+    monkeypatch.setenv("OWNWELL_SMTP_ALLOW_PLAINTEXT_AUTH", "1")
+    assert Settings(_env_file=None).smtp_user == "care"  # type: ignore[call-arg]
+
+
+# --- webhooks are signed with the time of sending ---
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A gateway that checks the signature as our docs tell integrators to, on its own clock."""
+
+    secret = b"s3cret"
+    clock: FrozenClock
+    received: list[tuple[dict[str, str], bytes, int]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        fields = dict(part.split("=", 1) for part in self.headers.get("Ownwell-Signature", "").split(","))
+        expected = hmac.new(self.secret, fields.get("t", "").encode() + b"." + body, hashlib.sha256)
+        fresh = abs(int(self.clock.now().timestamp()) - int(fields.get("t", "0"))) <= 300
+        ok = fresh and hmac.compare_digest(expected.hexdigest(), fields.get("v1", ""))
+        status = 202 if ok else 401
+        _Receiver.received.append((dict(self.headers), body, status))
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+def test_a_webhook_carries_a_timestamped_signature_and_a_replay_later_is_refused(
+    admin, session_factory, clock, settings
+):  # type: ignore[no-untyped-def]
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    _Receiver.clock = clock
+    _Receiver.received = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/sms"
+    try:
+        hooked = settings.model_copy(update={"webhook_url": url, "webhook_secret": "s3cret"})
+        admin.post("/customers", {"phones": ["+44 7700 900123"], "preferences": {"channel": "webhook"}})
+        case = admin.post("/cases", {"customer": {"phones": ["+447700900123"]}, "body": "Text me"}).json()
+        run_jobs(session_factory, clock, hooked)
+        run_once(session_factory, clock, hooked)
+        [(headers, body, status)] = _Receiver.received
+        assert status == 202
+        assert headers["Ownwell-Signature"].startswith(f"t={int(clock.now().timestamp())},v1=")
+        assert admin.get("/outbox", case_id=case["id"]).json()["items"][0]["status"] == "sent"
+
+        clock.advance(timedelta(minutes=10))  # someone who captured it sends it again
+        replay = httpx.post(url, content=body, headers={"Ownwell-Signature": headers["Ownwell-Signature"]})
+        assert replay.status_code == 401
+        tampered = httpx.post(
+            url, content=body + b" ", headers={"Ownwell-Signature": headers["Ownwell-Signature"]}
+        )
+        assert tampered.status_code == 401
+    finally:
+        server.shutdown()
+
+
+def test_the_signing_helper_verifies_its_own_format_and_refuses_stale_or_forged_ones():
+    from ownwell.notifications.signing import signature, verify
+
+    header = signature("s3cret", b'{"a":1}', timestamp=1_700_000_000)
+    assert verify("s3cret", header, b'{"a":1}', now=1_700_000_100)
+    assert not verify("s3cret", header, b'{"a":1}', now=1_700_000_000 + 301)
+    assert not verify("other", header, b'{"a":1}', now=1_700_000_000)
+    assert not verify("s3cret", header, b'{"a":2}', now=1_700_000_000)
+    assert not verify("s3cret", "v1=abc", b'{"a":1}', now=1_700_000_000)

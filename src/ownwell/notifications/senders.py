@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import smtplib
 from dataclasses import dataclass, field
@@ -17,7 +15,9 @@ from typing import Protocol
 
 import httpx
 
+from ownwell.clock import Clock
 from ownwell.config import Settings
+from ownwell.notifications.signing import SIGNATURE_HEADER, signature
 
 
 class DeliveryError(Exception):
@@ -129,15 +129,13 @@ class SmtpSender:
             self._smtp = None
 
 
-def sign(secret: str, payload: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-
-
 class WebhookSender:
-    """JSON POST to the SMS/chat gateway, signed so the gateway can trust it."""
+    """JSON POST to the SMS/chat gateway, signed with the time of sending (signing.py) so the
+    gateway can trust it and refuse a replay."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock) -> None:
         self.settings = settings
+        self.clock = clock
         self._client = httpx.Client(timeout=10.0)
 
     def send(self, message: Outgoing) -> None:
@@ -154,7 +152,9 @@ class WebhookSender:
         ).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Ownwell-Signature": sign(self.settings.webhook_secret, payload),
+            SIGNATURE_HEADER: signature(
+                self.settings.webhook_secret, payload, timestamp=int(self.clock.now().timestamp())
+            ),
             "Idempotency-Key": message.id,
         }
         try:
@@ -195,10 +195,10 @@ class MemorySender:
         return None
 
 
-def senders_for(settings: Settings) -> dict[str, Sender]:
+def senders_for(settings: Settings, *, clock: Clock) -> dict[str, Sender]:
     senders: dict[str, Sender] = {"portal": PortalSender()}
     if settings.smtp_host:
         senders["email"] = SmtpSender(settings)
     if settings.webhook_url:
-        senders["webhook"] = WebhookSender(settings)
+        senders["webhook"] = WebhookSender(settings, clock=clock)
     return senders
