@@ -172,3 +172,41 @@ def test_the_signing_helper_verifies_its_own_format_and_refuses_stale_or_forged_
     assert not verify("other", header, b'{"a":1}', now=1_700_000_000)
     assert not verify("s3cret", header, b'{"a":2}', now=1_700_000_000)
     assert not verify("s3cret", "v1=abc", b'{"a":1}', now=1_700_000_000)
+
+
+# --- the data folder is private ---
+
+
+def test_a_first_start_makes_the_data_folder_0700_and_the_database_and_secret_0600(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import os
+    import stat
+
+    from sqlalchemy import text
+    from typer.testing import CliRunner
+
+    from ownwell.cli import app as cli
+    from ownwell.config import get_settings
+    from ownwell.db import make_engine
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("OWNWELL_DATABASE_URL", "OWNWELL_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    old_umask = os.umask(0o022)  # a usual umask: files 0644 and folders 0755 unless told otherwise
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        settings.resolved_secret_key()  # what `ownwell serve` does first, then the migrations
+        assert CliRunner().invoke(cli, ["db", "upgrade"]).exit_code == 0
+        engine = make_engine(settings.database_url)
+        with engine.begin() as connection:  # WAL and SHM exist while a connection is open
+            connection.execute(text("CREATE TABLE probe (x INTEGER)"))
+            connection.execute(text("INSERT INTO probe VALUES (1)"))
+            data = tmp_path / "ownwell-data"
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.iterdir()}
+        engine.dispose()
+    finally:
+        os.umask(old_umask)
+        get_settings.cache_clear()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert {"ownwell.db", "ownwell.db-wal", "ownwell.db-shm", "secret"} <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o600)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ownwell.kit.private_files import write_private
+
 DATA_DIR = Path("./ownwell-data")
 
 
@@ -121,10 +123,8 @@ class Settings(BaseSettings):
         path = DATA_DIR / "secret"
         if path.exists():
             return path.read_text().strip()
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        write_private(path, key)
         return key
 
 
