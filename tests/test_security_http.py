@@ -210,3 +210,94 @@ def test_a_first_start_makes_the_data_folder_0700_and_the_database_and_secret_06
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert {"ownwell.db", "ownwell.db-wal", "ownwell.db-shm", "secret"} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o600)
+
+
+# --- request bodies have a size limit, enforced while they stream in ---
+
+MB = 1024 * 1024
+
+
+def test_a_30_mb_json_body_is_refused_with_413_and_the_route_never_runs(admin, client):  # type: ignore[no-untyped-def]
+    body = b'{"customer": {"emails": ["big@example.com"]}, "body": "' + b"x" * (30 * MB) + b'"}'
+    answer = client.post(
+        "/api/v1/cases", content=body, headers={**admin.headers, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"
+    assert admin.get("/cases").json()["items"] == []  # nothing was taken in
+    # Without a declared length (chunked), the count as it arrives refuses it too.
+    chunked = client.post(
+        "/api/v1/customers",
+        content=iter([body[: 2 * MB]]),
+        headers={**admin.headers, "Content-Type": "application/json"},
+    )
+    assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "too_large"
+    # A web form is bounded the same way.
+    form = client.post(
+        "/login",
+        content=b"email=" + b"a" * (2 * MB),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 413
+
+
+def _served(app):  # type: ignore[no-untyped-def]
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return server, thread, server.servers[0].sockets[0].getsockname()[1]
+
+
+def _head(sock) -> bytes:  # type: ignore[no-untyped-def]
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    return data
+
+
+def test_a_real_server_answers_413_before_a_large_body_has_been_sent(app, admin):  # type: ignore[no-untyped-def]
+    import select
+    import socket
+
+    server, thread, port = _served(app)
+    token = admin.headers["Authorization"]
+    try:
+        # Declared 30 MB, of which only the first 64 KiB is ever sent: the answer comes anyway.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/v1/cases HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                + f"Authorization: {token}\r\nContent-Length: {30 * MB}\r\n\r\n".encode()
+                + b'{"body": "'
+                + b"x" * 65536
+            )
+            head = _head(sock)
+            assert head.startswith(b"HTTP/1.1 413")
+        # Chunked: the server refuses once the count passes the limit, long before 30 MB.
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/v1/cases HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                + f"Authorization: {token}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            )
+            chunk = b"%x\r\n" % 65536 + b"x" * 65536 + b"\r\n"
+            sent = 0
+            while sent < 30 * MB and not select.select([sock], [], [], 0)[0]:
+                try:
+                    sock.sendall(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                sent += 65536
+            assert sent < 30 * MB, sent
+            assert _head(sock).startswith(b"HTTP/1.1 413")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert admin.get("/cases").json()["items"] == []
