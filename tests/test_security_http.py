@@ -301,3 +301,74 @@ def test_a_real_server_answers_413_before_a_large_body_has_been_sent(app, admin)
         server.should_exit = True
         thread.join(10)
     assert admin.get("/cases").json()["items"] == []
+
+
+# --- security headers on every answer ---
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _assert_secured(answer, *, cacheable: bool = False) -> None:  # type: ignore[no-untyped-def]
+    assert CSP in answer.headers.get_list("content-security-policy"), answer.request.url
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    if cacheable:
+        assert "no-store" not in answer.headers.get("cache-control", "")
+    else:
+        assert "no-store" in answer.headers["cache-control"], answer.request.url
+    assert "strict-transport-security" not in answer.headers  # the base URL is http here
+
+
+def test_every_kind_of_answer_carries_the_security_headers(admin, app, client):  # type: ignore[no-untyped-def]
+    from tests.test_intake_lane import NEW_CUSTOMER, _lane
+
+    _assert_secured(admin.get("/cases"))  # the API
+    _assert_secured(admin.get("/cases/cas_missing"))  # an API error
+    _assert_secured(client.get("/login"))  # a page
+    _assert_secured(client.get("/help"))
+    _assert_secured(client.get("/no-such-page"))  # a 404 outside the API
+    _assert_secured(client.get("/static/staff.css"), cacheable=True)  # static files may be cached
+    _assert_secured(client.post("/login", content=b"x" * (2 * MB)))  # refused by the body limit
+    before = _lane(app).counts.taken  # the token was seen above, so an intake takes the lane
+    taken = admin.post("/cases", NEW_CUSTOMER)
+    assert _lane(app).counts.taken == before + 1 and taken.status_code == 201
+    _assert_secured(taken)
+    case, link = _resolved_case_feedback_link(admin)
+    _assert_secured(client.get(link))  # a token-bearing page
+    ack = next(m for m in _outbox(admin, case_id=case["id"]) if m["kind"] == "acknowledgement")
+    portal = re.search(r"http://ownwell\.test(/portal/\S+)", ack["body"]).group(1)  # type: ignore[union-attr]
+    _assert_secured(client.get(portal))
+
+
+def test_an_unexpected_error_carries_the_security_headers_too(app, client):  # type: ignore[no-untyped-def]
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/api/v1/boom", boom)
+    answer = client.get("/api/v1/boom")
+    assert answer.status_code == 500
+    _assert_secured(answer)
+
+
+def test_hsts_is_sent_when_the_base_url_is_https(app, client, settings):  # type: ignore[no-untyped-def]
+    app.state.settings = settings.model_copy(update={"base_url": "https://care.example"})
+    answer = client.get("/login")
+    assert answer.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_no_template_has_inline_script_style_or_event_handlers():
+    """The CSP forbids them; a new one would silently stop working in the browser."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[1] / "src" / "ownwell" / "web" / "templates"
+    found = [
+        f"{path.relative_to(templates)}: {match.group(0)}"
+        for path in templates.rglob("*.html")
+        for match in re.finditer(
+            r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", path.read_text()
+        )
+    ]
+    assert found == []

@@ -19,6 +19,7 @@ from ownwell.db import make_engine, make_session_factory
 from ownwell.errors import AppError
 from ownwell.keepalive import KeepAliveLimit
 from ownwell.web import templates
+from ownwell.web.security_headers import SecurityHeaders, headers_for
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -66,7 +67,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error(500, "internal", "something went wrong on our side; it has been logged")
+        answer = _error(500, "internal", "something went wrong on our side; it has been logged")
+        # Starlette sends this answer outside every middleware, SecurityHeaders included.
+        present = {name for name, _ in answer.raw_headers}
+        answer.raw_headers.extend(headers_for(request.scope, present))
+        return answer
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -99,6 +104,7 @@ def create_app(
     # answer has them, the lane's and the body limit's too), then the body limit around the lane.
     app.add_middleware(IntakeLane, path=f"{API_PREFIX}/cases")
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(KeepAliveLimit)
 
     from ownwell.agenda.api import router as agenda_router
