@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 
+from ownwell.cases.models import Case
 from ownwell.clock import FrozenClock
+from ownwell.db import unit_of_work
 from ownwell.worker import run_jobs, run_once
 from tests.test_followthrough import _link, _outbox
 
@@ -332,7 +334,8 @@ def test_every_kind_of_answer_carries_the_security_headers(admin, app, client): 
     _assert_secured(client.get("/no-such-page"))  # a 404 outside the API
     _assert_secured(client.get("/static/staff.css"), cacheable=True)  # static files may be cached
     _assert_secured(client.post("/login", content=b"x" * (2 * MB)))  # refused by the body limit
-    before = _lane(app).counts.taken  # the token was seen above, so an intake takes the lane
+    admin.get("/cases")  # the token is seen (and kept for 2 s), so the next intake takes the lane
+    before = _lane(app).counts.taken
     taken = admin.post("/cases", NEW_CUSTOMER)
     assert _lane(app).counts.taken == before + 1 and taken.status_code == 201
     _assert_secured(taken)
@@ -372,3 +375,79 @@ def test_no_template_has_inline_script_style_or_event_handlers():
         )
     ]
     assert found == []
+
+
+# --- no header injection through subjects and names ---
+
+INJECTED = "Broken lamp\r\nBcc : evil@attacker.test"
+
+
+def test_a_subject_or_name_with_a_line_break_is_refused_naming_the_field(admin):  # type: ignore[no-untyped-def]
+    base = {"customer": {"emails": ["mia@example.com"]}, "body": "It broke."}
+    for subject in (INJECTED, "Broken\nlamp", "Broken\u2028lamp", "Broken\x85lamp", "Broken\tlamp"):
+        refused = admin.post("/cases", {**base, "subject": subject})
+        assert refused.status_code == 422, subject
+        assert refused.json()["error"]["field"] == "subject"
+    case = admin.post("/cases", {**base, "subject": "Broken lamp"}).json()
+    patch = admin.patch(f"/cases/{case['id']}", {"subject": INJECTED})
+    assert patch.status_code == 422 and patch.json()["error"]["field"] == "subject"
+    named = admin.post(
+        "/cases", {"customer": {"name": "Mia\r\nBcc : x@y.test", "emails": ["m@x.test"]}, "body": "Hi"}
+    )
+    assert named.status_code == 422 and named.json()["error"]["field"] == "customer.name"
+    staff = admin.post("/staff", {"name": "Sam\nAgent", "email": "sam@ownwell.test", "role": "agent"})
+    assert staff.status_code == 422 and staff.json()["error"]["field"] == "name"
+    department = admin.post("/departments", {"name": "Care\r\nX: y"})
+    assert department.status_code == 422 and department.json()["error"]["field"] == "name"
+    # Text that may span lines still does.
+    assert admin.post(f"/cases/{case['id']}/messages", {"body": "Line one\r\nLine two"}).status_code == 201
+
+
+def _smtp(settings, mailsink):  # type: ignore[no-untyped-def]
+    return settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": mailsink.port, "mail_from": "care@acme.test"}
+    )
+
+
+def _headers_of(raw: bytes) -> list[str]:
+    head = raw.split(b"\r\n\r\n", 1)[0].decode()
+    return [line.split(":", 1)[0].strip().lower() for line in head.split("\r\n") if not line[:1].isspace()]
+
+
+def test_a_subject_stored_with_a_line_break_still_makes_one_subject_header_at_a_real_smtp_server(
+    admin, session_factory, clock, settings, mailsink
+):  # type: ignore[no-untyped-def]
+    """A row stored before the API refused line breaks (or by a path that does not validate)."""
+    case = admin.post(
+        "/cases", {"customer": {"emails": ["mia@example.com"]}, "subject": "Broken lamp", "body": "It broke."}
+    ).json()
+    with unit_of_work(session_factory) as session:
+        session.get(Case, case["id"]).subject = INJECTED  # type: ignore[union-attr]
+    admin.post(f"/cases/{case['id']}/messages", {"body": "A new lamp is on its way."})
+    run_once(session_factory, clock, _smtp(settings, mailsink))
+    reply = [r for r in mailsink.raw if b"A new lamp" in r or b"Re: Broken lamp" in r]
+    assert reply, [r[:400] for r in mailsink.raw]
+    for raw in mailsink.raw:
+        names = _headers_of(raw)
+        assert names.count("subject") == 1
+        assert "bcc" not in names  # "Bcc : ..." stays inside the one Subject line
+    assert any(m["Subject"] == "Re: Broken lamp Bcc : evil@attacker.test" for m in mailsink.messages)
+
+
+def test_a_mailed_in_subject_with_an_encoded_line_break_cannot_add_a_header(
+    admin, session_factory, clock, settings, mailsink
+):  # type: ignore[no-untyped-def]
+    from ownwell.intake.service import receive_email
+
+    raw = (
+        b"From: Mia <mia@example.com>\r\nTo: care@acme.test\r\nMessage-ID: <m1@example.com>\r\n"
+        b"Subject: =?utf-8?q?Broken_lamp=0D=0ABcc_:_evil@attacker.test?=\r\n\r\nIt broke.\r\n"
+    )
+    tuned = _smtp(settings, mailsink)
+    with unit_of_work(session_factory) as session:
+        receive_email(session, raw=raw, now=clock.now(), settings=tuned)
+    run_once(session_factory, clock, tuned)
+    assert mailsink.raw  # the acknowledgement
+    for sent in mailsink.raw:
+        names = _headers_of(sent)
+        assert names.count("subject") == 1 and "bcc" not in names

@@ -17,6 +17,7 @@ import httpx
 
 from ownwell.clock import Clock
 from ownwell.config import Settings
+from ownwell.kit.text import one_line
 from ownwell.notifications.signing import SIGNATURE_HEADER, signature
 
 
@@ -68,8 +69,10 @@ def build_email(message: Outgoing, settings: Settings) -> Message:
     email = MIMEText(message.body, "plain", "utf-8")
     local, _, domain = settings.mail_from.partition("@")
     email["From"] = settings.mail_from
-    email["To"] = message.recipient
-    email["Subject"] = _header(message.subject)
+    # The API refuses line breaks in subjects and names; these may come from elsewhere (rows
+    # stored before, a gateway, an import), so no text reaches a header unflattened.
+    email["To"] = one_line(message.recipient)
+    email["Subject"] = _header(one_line(message.subject))
     # Stable per outbox row: a retry after a crash carries the same id, so receivers dedupe.
     email["Message-ID"] = message_id(message.id, settings)
     email["Date"] = format_datetime(message.created_at)
