@@ -451,3 +451,28 @@ def test_a_mailed_in_subject_with_an_encoded_line_break_cannot_add_a_header(
     for sent in mailsink.raw:
         names = _headers_of(sent)
         assert names.count("subject") == 1 and "bcc" not in names
+
+
+# --- web list pages check their cursor as the API does ---
+
+LIST_PAGES = ["/customers", "/incidents", "/insights/recurring", "/outbox", "/approvals"]
+
+
+def test_every_web_list_page_refuses_a_cursor_it_did_not_give_out_with_an_error_page(
+    admin, client, session_factory, clock
+):  # type: ignore[no-untyped-def]
+    from ownwell.kit.pagination import encode_cursor
+    from ownwell.staff.models import Role
+    from tests.staff_web import make_staff, web_session_for
+
+    make_staff(session_factory, clock, name="Sue Super", email="sue@ownwell.test", role=Role.admin)
+    web_session_for(client, session_factory, clock, "sue@ownwell.test")
+    for path in LIST_PAGES:
+        # NUL once decoded (PostgreSQL refuses it), not base64 (one character), far too long.
+        for cursor in ("AA", "A", "A" * 500):
+            answer = client.get(path, params={"cursor": cursor})
+            assert answer.status_code == 422, (path, cursor, answer.status_code)
+            assert answer.headers["content-type"].startswith("text/html")
+            assert "cursor" in answer.text
+        # A cursor of the kind the page gives out still works.
+        assert client.get(path, params={"cursor": encode_cursor("zzz_last")}).status_code == 200, path
