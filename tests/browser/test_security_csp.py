@@ -115,3 +115,13 @@ def test_the_portal_and_the_help_form_load_without_a_violation(admin, watched): 
     _goto(page, portal)
     expect(page.get_by_role("heading", name="Where is it?")).to_be_visible()
     _clean(page, console)
+
+
+def test_the_interactive_api_docs_get_their_own_policy_without_a_violation(watched):  # type: ignore[no-untyped-def]
+    """Swagger UI comes from its CDN and starts inline: only its page allows that."""
+    page, _console = watched
+    response = page.goto("/api/v1/docs")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in policy and "frame-ancestors 'none'" in policy
+    assert page.evaluate("window.__violations") == []

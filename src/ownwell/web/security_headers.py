@@ -19,6 +19,14 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+# FastAPI's interactive API docs load Swagger UI from its CDN and start it with an inline
+# script. The page is the same for everyone and holds no data, so it alone gets this policy.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HSTS = "max-age=31536000; includeSubDomains"
 STATIC_PREFIX = "/static/"
 
@@ -34,6 +42,9 @@ def headers_for(scope: Scope, present: set[bytes]) -> list[tuple[bytes, bytes]]:
     """The headers to add to an answer to `scope` that already has the headers `present`."""
     headers = [(n, v) for n, v in _ALWAYS if n not in present or n == b"content-security-policy"]
     # (A CSP the answer set itself, a sandbox for a download, say, is enforced as well.)
+    docs = scope["app"].docs_url
+    if docs and scope["path"].startswith(docs):
+        headers = [(n, DOCS_CSP.encode() if n == b"content-security-policy" else v) for n, v in headers]
     if not scope["path"].startswith(STATIC_PREFIX) and b"cache-control" not in present:
         headers.append((b"cache-control", b"no-store"))
     if str(scope["app"].state.settings.base_url).startswith("https://"):
