@@ -132,8 +132,9 @@ def test_webhook_channel_posts_signed_json(admin, session_factory, clock, settin
         run_jobs(session_factory, clock, hooked)  # releases the held webhook message
         run_once(session_factory, clock, hooked)
         [(headers, body)] = _Gateway.received
-        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-        assert headers["X-Ownwell-Signature"] == expected
+        t = int(clock.now().timestamp())
+        expected = hmac.new(b"s3cret", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+        assert headers["Ownwell-Signature"] == f"t={t},v1={expected}"
         payload = json.loads(body)
         assert payload["recipient"] == "+447700900123" and payload["case_id"] == case["id"]
         assert admin.get("/outbox", case_id=case["id"]).json()["items"][0]["status"] == "sent"

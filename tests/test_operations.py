@@ -42,7 +42,7 @@ def test_metrics_show_the_outbox_backlog_its_oldest_message_the_last_sweep_and_t
     db, session_factory, clock, settings
 ):
     mailing = settings.model_copy(update={"smtp_host": "127.0.0.1"})  # e-mail is queued, not held
-    client = TestClient(create_app(settings=mailing, clock=clock, engine=db))
+    client = TestClient(create_app(settings=mailing, clock=clock, engine=db), client=("127.0.0.1", 40000))
     admin = Api(
         client, make_staff_token(session_factory, clock, name="Ada", email="ada@x.test", role=Role.admin)
     )

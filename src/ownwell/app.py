@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ownwell import __version__
+from ownwell.body_limit import BodySizeLimit
 from ownwell.cases.lane import IntakeLane
 from ownwell.clock import Clock, SystemClock
 from ownwell.config import Settings, get_settings
@@ -19,6 +20,7 @@ from ownwell.db import make_engine, make_session_factory
 from ownwell.errors import AppError
 from ownwell.keepalive import KeepAliveLimit
 from ownwell.web import templates
+from ownwell.web.security_headers import SecurityHeaders, headers_for
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -91,12 +93,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error(500, "internal", "something went wrong on our side; it has been logged")
+        answer = _error(500, "internal", "something went wrong on our side; it has been logged")
+        # Starlette sends this answer outside every middleware, SecurityHeaders included.
+        present = {name for name, _ in answer.raw_headers}
+        answer.raw_headers.extend(headers_for(request.scope, present))
+        return answer
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # 400: FastAPI could not parse the body (JSON nested too deep, a number too long...).
-        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed"}.get(
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )
         return _error(exc.status_code, code, str(exc.detail))
@@ -120,8 +126,11 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     install_error_handlers(app)
-    # Added first, so it runs inside KeepAliveLimit (the last added is the outermost).
+    # The last added is the outermost: KeepAliveLimit, then the security headers (so every
+    # answer has them, the lane's and the body limit's too), then the body limit around the lane.
     app.add_middleware(IntakeLane, path=f"{API_PREFIX}/cases")
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(KeepAliveLimit)
 
     from ownwell.agenda.api import router as agenda_router

@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ownwell.kit.private_files import write_private
 
 DATA_DIR = Path("./ownwell-data")
 
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+    # A password sent before STARTTLS crosses the network in the clear: refused unless allowed.
+    smtp_allow_plaintext_auth: bool = False
     mail_from: str = "care@localhost"
     intake_smtp_port: int = 0
     # Base64 inflates attachments by a third: the whole message may be bigger than one attachment.
@@ -84,9 +88,15 @@ class Settings(BaseSettings):
     backup_every_hours: float = Field(default=24.0, gt=0)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)
-    # Gateway for customers who prefer SMS or chat: HMAC-SHA256-signed JSON POSTs.
+    # Gateway for customers who prefer SMS or chat: HMAC-SHA256-signed JSON POSTs (a URL needs
+    # a secret; see notifications/signing.py for the signature).
     webhook_url: str | None = None
     webhook_secret: str = ""
+    # Request bodies larger than this are refused with 413 while they stream in (JSON and
+    # forms); multipart uploads may be as large as an intake message (`intake_max_bytes`).
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    # /metrics: with a token, only `Authorization: Bearer <token>` reads it; without, loopback only.
+    metrics_token: str | None = None
     delivery_max_attempts: int = Field(default=8, ge=1, le=50)
     delivery_backoff_s: float = Field(default=30.0, gt=0)
     # A claimed batch must be sent within the lease, or another worker takes it over.
@@ -144,6 +154,21 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _no_unsafe_delivery(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError(
+                "OWNWELL_WEBHOOK_URL is set but OWNWELL_WEBHOOK_SECRET is empty: the gateway could "
+                "not tell our messages from forged ones; set a long random secret"
+            )
+        if self.smtp_user and not self.smtp_starttls and not self.smtp_allow_plaintext_auth:
+            raise ValueError(
+                "OWNWELL_SMTP_USER is set without OWNWELL_SMTP_STARTTLS=1: the password would cross "
+                "the network in the clear; turn STARTTLS on, or set "
+                "OWNWELL_SMTP_ALLOW_PLAINTEXT_AUTH=1 if the link is otherwise protected"
+            )
+        return self
+
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once into ./ownwell-data/secret (read once:
         this sits on the path of every request that signs a portal link)."""
@@ -156,10 +181,8 @@ class Settings(BaseSettings):
         path = DATA_DIR / "secret"
         if path.exists():
             return path.read_text().strip()
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        write_private(path, key)
         return key
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import (
 )
 
 from ownwell.kit import pipeline
+from ownwell.kit.private_files import private_dir, private_file
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -52,7 +53,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(database).parent)
+            private_file(Path(database))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # Writers take the lock at BEGIN, so two writers never deadlock upgrading a read lock.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
@@ -13,6 +15,7 @@ from ownwell import __version__
 from ownwell.cases.models import Case
 from ownwell.commitments.models import Commitment
 from ownwell.db import unit_of_work
+from ownwell.errors import Forbidden, NotAuthenticated
 from ownwell.intake.models import QuarantinedMail
 from ownwell.notifications.models import OutboxMessage, OutboxStatus
 from ownwell.operations.repository import last_sweep
@@ -57,9 +60,30 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if problems else 200)
 
 
+def _loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_metrics_reader(request: Request) -> None:
+    """With OWNWELL_METRICS_TOKEN set, the scraper sends it as a bearer token; without, only a
+    client on this machine (127.0.0.0/8, ::1) may read the counts."""
+    token = request.app.state.settings.metrics_token
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise NotAuthenticated("send the metrics token as `Authorization: Bearer <token>`")
+        return
+    if not _loopback(request.client.host if request.client else None):
+        raise Forbidden("metrics are served to this machine only, unless OWNWELL_METRICS_TOKEN is set")
+
+
 @router.get("/metrics")
 def prometheus(request: Request) -> Response:
     """Counts read from the database at scrape time, so every web process reports the same."""
+    require_metrics_reader(request)
     registry = CollectorRegistry()
     cases = Gauge("ownwell_cases", "Cases by status", ["status"], registry=registry)
     outbox = Gauge("ownwell_outbox_messages", "Outbox messages by status", ["status"], registry=registry)

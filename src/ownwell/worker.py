@@ -75,7 +75,7 @@ def run_once(
     try:
         done["notifications.deliver"] = deliver_all(
             factory,
-            senders=senders if senders is not None else senders_for(settings),
+            senders=senders if senders is not None else senders_for(settings, clock=clock),
             clock=clock,
             settings=settings,
         )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from ownwell.cases.models import CaseChannel, CaseKind, CaseStatus, Visibility
 from ownwell.customers.schemas import CustomerIn
-from ownwell.kit.text import BoundedText, RequiredText
+from ownwell.kit.text import BoundedText, RequiredText, SingleLine
 
 
 class Strict(BaseModel):
@@ -19,7 +19,7 @@ class Strict(BaseModel):
 class CaseIn(Strict):
     customer_id: BoundedText(40) | None = None  # type: ignore[valid-type]
     customer: CustomerIn | None = Field(default=None, validate_default=True)
-    subject: BoundedText(300) | None = None  # type: ignore[valid-type]
+    subject: SingleLine(300) | None = None  # type: ignore[valid-type]
     body: RequiredText(20_000)  # type: ignore[valid-type]
     channel: CaseChannel = CaseChannel.api
     kind: CaseKind = CaseKind.question
@@ -36,7 +36,7 @@ class CaseIn(Strict):
 
 
 class CasePatch(Strict):
-    subject: RequiredText(300) | None = None  # type: ignore[valid-type]
+    subject: SingleLine(300, required=True) | None = None  # type: ignore[valid-type]
     kind: CaseKind | None = None
     caused_by_department_id: BoundedText(40) | None = None  # type: ignore[valid-type]
 

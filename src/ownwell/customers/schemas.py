@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ownwell.customers import rules
 from ownwell.customers.models import Channel
-from ownwell.kit.text import BoundedText, RequiredText
+from ownwell.kit.text import BoundedText, RequiredText, SingleLine
 
 
 def _zone(value: str) -> str:
@@ -52,7 +52,7 @@ ExternalIds = dict[SystemName, ExternalId]
 
 
 class CustomerIn(Strict):
-    name: RequiredText(200) | None = None  # type: ignore[valid-type]
+    name: SingleLine(200, required=True) | None = None  # type: ignore[valid-type]
     emails: list[EmailIn] = Field(default_factory=list, max_length=20)
     phones: list[PhoneIn] = Field(default_factory=list, max_length=20)
     external_ids: ExternalIds = Field(default_factory=dict, max_length=20)

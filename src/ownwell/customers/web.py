@@ -14,7 +14,7 @@ from ownwell.commitments.models import PENDING_STATUSES
 from ownwell.customers import repository, service
 from ownwell.customers.schemas import FactIn
 from ownwell.errors import AppError
-from ownwell.kit.pagination import split_page
+from ownwell.kit.pagination import checked_cursor, split_page
 from ownwell.web import queries
 from ownwell.web.form_errors import app_error, parse
 from ownwell.web.session import StaffForm, StaffPage, WebCtx
@@ -27,7 +27,7 @@ PAGE = 50
 def customers(
     ctx: StaffPage,
     q: Annotated[str, Query(max_length=200)] = "",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: str | None = None,  # checked as the API checks it: an error page, not a JSON one
 ) -> Response:
     """Newest first; with `q`, by any identifier in any spelling, or part of a name."""
     text = q.strip()
@@ -35,7 +35,7 @@ def customers(
     if text:
         rows = list(queries.search_customers(ctx.session, text))
     else:
-        found = repository.list_page(ctx.session, limit=PAGE, cursor=cursor)
+        found = repository.list_page(ctx.session, limit=PAGE, cursor=checked_cursor(cursor))
         rows, next_cursor = split_page(found, PAGE, lambda c: c.id)
     return ctx.render(
         "staff/customers.html", {"nav": "customers", "q": text, "rows": rows, "next_cursor": next_cursor}

@@ -12,10 +12,10 @@ from ownwell.cases.models import CaseStatus
 from ownwell.customers import repository as customer_repository
 from ownwell.db import unit_of_work
 from ownwell.errors import Forbidden, InvalidInput, NotFound
+from ownwell.feedback.links import read_feedback_token
 from ownwell.feedback.service import record_feedback
 from ownwell.notifications.render import local_time
 from ownwell.portal.fresh_link import invalid_link_page
-from ownwell.portal.links import read_token
 from ownwell.web import templates
 from ownwell.web.csrf import csrf_ok, csrf_token
 
@@ -25,7 +25,7 @@ SOURCES = ("confirm", "check_in", "portal")
 
 def _grant(request: Request, token: str):  # type: ignore[no-untyped-def]
     settings = request.app.state.settings
-    grant = read_token(settings.resolved_secret_key(), token, now=request.app.state.clock.now())
+    grant = read_feedback_token(settings.resolved_secret_key(), token, now=request.app.state.clock.now())
     if grant is None or grant.case_id is None:
         raise NotFound("this link is not valid or has expired; ask us for a fresh one")
     return grant
@@ -36,7 +36,7 @@ def feedback_form(
     request: Request, token: str, source: str = "confirm", fixed: str | None = None
 ) -> Response:
     settings = request.app.state.settings
-    grant = read_token(settings.resolved_secret_key(), token, now=request.app.state.clock.now())
+    grant = read_feedback_token(settings.resolved_secret_key(), token, now=request.app.state.clock.now())
     if grant is None or grant.case_id is None:
         # The same page as an expired portal link: nothing shown, a fresh link offered.
         return invalid_link_page(request)

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ownwell.cases.schemas import Person
-from ownwell.kit.text import BoundedText, Moment, RequiredText
+from ownwell.kit.text import BoundedText, Moment, RequiredText, SingleLine
 
 # One request names at most this many customers; bigger incidents need several requests.
 MAX_AFFECTED = 100_000
@@ -23,7 +23,7 @@ class Strict(BaseModel):
 
 
 class IncidentIn(Strict):
-    title: RequiredText(200)  # type: ignore[valid-type]
+    title: SingleLine(200, required=True)  # type: ignore[valid-type]
     caused_by_department_id: BoundedText(40)  # type: ignore[valid-type]
     owner_id: BoundedText(40)  # type: ignore[valid-type]
     customer_ids: list[BoundedText(40)] | None = Field(  # type: ignore[valid-type]

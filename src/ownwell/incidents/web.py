@@ -16,7 +16,7 @@ from ownwell.errors import AppError
 from ownwell.incidents import policies, repository, service
 from ownwell.incidents.api import incident_detail
 from ownwell.incidents.schemas import DEFAULT_GROUP_SIZE, IncidentIn, UpdateIn
-from ownwell.kit.pagination import split_page
+from ownwell.kit.pagination import checked_cursor, split_page
 from ownwell.staff.service import is_manager
 from ownwell.web import pickers
 from ownwell.web.form_errors import app_error, parse, per_input
@@ -36,7 +36,7 @@ def _api_ctx(ctx: WebCtx) -> Ctx:
 
 @router.get("/incidents", response_class=HTMLResponse)
 def incidents(ctx: StaffPage, cursor: str | None = None) -> Response:
-    rows = repository.list_page(ctx.session, limit=PAGE, cursor=cursor)
+    rows = repository.list_page(ctx.session, limit=PAGE, cursor=checked_cursor(cursor))
     items, next_cursor = split_page(rows, PAGE, lambda i: i.id)
     names = pickers.department_names(ctx.session, [i.caused_by_department_id for i in items])
     return ctx.render(

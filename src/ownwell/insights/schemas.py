@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from ownwell.insights.models import PreventionStatus
-from ownwell.kit.text import BoundedText, Moment, RequiredText
+from ownwell.kit.text import BoundedText, Moment, RequiredText, SingleLine
 
 
 class Strict(BaseModel):
@@ -20,7 +20,7 @@ class MergeIn(Strict):
 
 class SplitIn(Strict):
     case_ids: list[BoundedText(40, min_length=1)] = Field(min_length=1, max_length=1000)  # type: ignore[valid-type]
-    label: BoundedText(300) | None = None  # type: ignore[valid-type]
+    label: SingleLine(300) | None = None  # type: ignore[valid-type]
 
 
 class PreventionIn(Strict):

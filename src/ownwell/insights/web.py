@@ -16,7 +16,7 @@ from ownwell.errors import AppError
 from ownwell.insights import policies, prevention, repository, service
 from ownwell.insights.api import issue_out, issues_out
 from ownwell.insights.schemas import MergeIn, SplitIn
-from ownwell.kit.pagination import split_page
+from ownwell.kit.pagination import checked_cursor, split_page
 from ownwell.staff.service import is_manager
 from ownwell.web import pickers
 from ownwell.web.form_errors import app_error, parse, per_input
@@ -41,7 +41,7 @@ def _api_ctx(ctx: WebCtx) -> Ctx:
 
 @router.get("/insights/recurring", response_class=HTMLResponse)
 def recurring(ctx: StaffPage, cursor: str | None = None) -> Response:
-    rows = repository.list_page(ctx.session, since=None, limit=PAGE, cursor=cursor)
+    rows = repository.list_page(ctx.session, since=None, limit=PAGE, cursor=checked_cursor(cursor))
     issues, next_cursor = split_page(rows, PAGE, lambda i: i.id)
     items = issues_out(_api_ctx(ctx), issues)
     names = pickers.department_names(ctx.session, [i.department_id for i in items if i.department_id])

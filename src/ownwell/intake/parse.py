@@ -12,6 +12,8 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
+from ownwell.kit.text import one_line
+
 MAX_BODY_CHARS = 50_000
 MAX_PARTS = 200
 # Real mail nests a handful of multiparts (a forward of a forward: a dozen). Each level costs
@@ -219,9 +221,10 @@ def _parse(raw: bytes, envelope_rcpts: list[str] | None) -> ParsedEmail:
         body, quoted = quoted, ""
     return ParsedEmail(
         sender=clean(address, 320).strip(),
-        sender_name=clean(name, 200).strip(),
+        # Both may end in a header of our answer: one line each (tabs and U+2028 too).
+        sender_name=one_line(clean(name, 200)),
         recipients=[clean(r, 320).strip() for r in recipients],
-        subject=clean(header(message, "Subject"), 300).strip(),
+        subject=one_line(clean(header(message, "Subject"), 300)),
         body=body,
         quoted=quoted,
         message=message,

@@ -7,10 +7,11 @@ import binascii
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Select
 
 from ownwell.errors import InvalidInput
+from ownwell.kit.text import PageCursor
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -32,6 +33,20 @@ def decode_cursor(cursor: str) -> str:
         return base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise InvalidInput("cursor is not one this API gave out", field="cursor") from exc
+
+
+_CURSOR: TypeAdapter[str] = TypeAdapter(PageCursor)
+
+
+def checked_cursor(cursor: str | None) -> str | None:
+    """A page's `?cursor=` checked as the API checks its own (kit.text.PageCursor): one this
+    app gave out, or none. Web routes call it; the API's query type does the same."""
+    if not cursor:
+        return None
+    try:
+        return _CURSOR.validate_python(cursor)
+    except ValidationError as exc:
+        raise InvalidInput("cursor is not one this page gave out", field="cursor") from exc
 
 
 def check_limit(limit: int) -> int:

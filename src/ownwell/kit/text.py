@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -15,6 +16,24 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
+
+
+# What ends a line somewhere: every C0 control (tab too), DEL, NEL, and the Unicode line and
+# paragraph separators. None of them belongs in a name or a subject; in a mail header, CR or LF
+# starts a header of the sender's choosing.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def _single_line(value: str) -> str:
+    if _LINE_BREAKING.search(value):
+        raise ValueError("must be a single line, without line breaks or control characters")
+    return value
+
+
+def one_line(value: str) -> str:
+    """`value` with every run of line-breaking or control characters made one space: for text
+    that reaches a header from a path that did not validate it (data stored earlier, mail)."""
+    return _LINE_BREAKING.sub(" ", value).strip()
 
 
 def _not_blank(value: str) -> str:
@@ -58,6 +77,12 @@ def RequiredText(max_length: int) -> type[str]:
         AfterValidator(_no_nul),
         AfterValidator(_not_blank),
     ]
+
+
+def SingleLine(max_length: int, *, required: bool = False) -> type[str]:
+    """Text that may become a header (a subject, a name, a title): one line, no controls."""
+    base = RequiredText(max_length) if required else BoundedText(max_length)
+    return Annotated[base, AfterValidator(_single_line)]  # type: ignore[return-value, valid-type]
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_sane_moment)]

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ownwell.kit.text import BoundedText, Moment, RequiredText
+from ownwell.kit.text import BoundedText, Moment, RequiredText, SingleLine
 from ownwell.knowledge.models import QuestionStatus
 
 
@@ -24,7 +24,7 @@ class AnswerIn(Strict):
     answer: RequiredText(20_000)  # type: ignore[valid-type]
     # Keep the answer as a knowledge article others can find.
     publish: bool = False
-    title: BoundedText(300) | None = None  # type: ignore[valid-type]
+    title: SingleLine(300) | None = None  # type: ignore[valid-type]
     tags: list[RequiredText(50)] = Field(default_factory=list, max_length=20)  # type: ignore[valid-type]
 
 

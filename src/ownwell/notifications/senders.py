@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import smtplib
 from dataclasses import dataclass, field
@@ -17,7 +15,10 @@ from typing import Protocol
 
 import httpx
 
+from ownwell.clock import Clock
 from ownwell.config import Settings
+from ownwell.kit.text import one_line
+from ownwell.notifications.signing import SIGNATURE_HEADER, signature
 
 
 class DeliveryError(Exception):
@@ -68,8 +69,10 @@ def build_email(message: Outgoing, settings: Settings) -> Message:
     email = MIMEText(message.body, "plain", "utf-8")
     local, _, domain = settings.mail_from.partition("@")
     email["From"] = settings.mail_from
-    email["To"] = message.recipient
-    email["Subject"] = _header(message.subject)
+    # The API refuses line breaks in subjects and names; these may come from elsewhere (rows
+    # stored before, a gateway, an import), so no text reaches a header unflattened.
+    email["To"] = one_line(message.recipient)
+    email["Subject"] = _header(one_line(message.subject))
     # Stable per outbox row: a retry after a crash carries the same id, so receivers dedupe.
     email["Message-ID"] = message_id(message.id, settings)
     email["Date"] = format_datetime(message.created_at)
@@ -129,15 +132,13 @@ class SmtpSender:
             self._smtp = None
 
 
-def sign(secret: str, payload: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
-
-
 class WebhookSender:
-    """JSON POST to the SMS/chat gateway, signed so the gateway can trust it."""
+    """JSON POST to the SMS/chat gateway, signed with the time of sending (signing.py) so the
+    gateway can trust it and refuse a replay."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock) -> None:
         self.settings = settings
+        self.clock = clock
         self._client = httpx.Client(timeout=10.0)
 
     def send(self, message: Outgoing) -> None:
@@ -154,7 +155,9 @@ class WebhookSender:
         ).encode()
         headers = {
             "Content-Type": "application/json",
-            "X-Ownwell-Signature": sign(self.settings.webhook_secret, payload),
+            SIGNATURE_HEADER: signature(
+                self.settings.webhook_secret, payload, timestamp=int(self.clock.now().timestamp())
+            ),
             "Idempotency-Key": message.id,
         }
         try:
@@ -195,10 +198,10 @@ class MemorySender:
         return None
 
 
-def senders_for(settings: Settings) -> dict[str, Sender]:
+def senders_for(settings: Settings, *, clock: Clock) -> dict[str, Sender]:
     senders: dict[str, Sender] = {"portal": PortalSender()}
     if settings.smtp_host:
         senders["email"] = SmtpSender(settings)
     if settings.webhook_url:
-        senders["webhook"] = WebhookSender(settings)
+        senders["webhook"] = WebhookSender(settings, clock=clock)
     return senders

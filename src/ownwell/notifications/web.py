@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ownwell.errors import InvalidInput
-from ownwell.kit.pagination import split_page
+from ownwell.kit.pagination import checked_cursor, split_page
 from ownwell.notifications import policies, repository, service
 from ownwell.notifications.models import OutboxStatus
 from ownwell.staff.service import is_manager
@@ -41,7 +41,9 @@ def _statuses(status: str) -> list[OutboxStatus]:
 
 @router.get("/outbox", response_class=HTMLResponse)
 def outbox(ctx: StaffPage, status: str = ATTENTION, cursor: str | None = None) -> Response:
-    rows = repository.in_statuses(ctx.session, statuses=_statuses(status), limit=PAGE, cursor=cursor)
+    rows = repository.in_statuses(
+        ctx.session, statuses=_statuses(status), limit=PAGE, cursor=checked_cursor(cursor)
+    )
     items, next_cursor = split_page(rows, PAGE, lambda m: m.id)
     counts = repository.status_counts(ctx.session)
     counts[ATTENTION] = sum(counts.get(s, 0) for s in service.RETRYABLE)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ownwell.cases.models import Case
 from ownwell.errors import AppError
-from ownwell.kit.pagination import split_page
+from ownwell.kit.pagination import checked_cursor, split_page
 from ownwell.offers import repository, service
 from ownwell.offers.models import Offer, OfferType
 from ownwell.offers.rules import describe
@@ -33,7 +33,7 @@ def _queue(
     errors: dict[str, dict[str, str]] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows = repository.decidable(ctx.session, actor=ctx.actor, limit=PAGE, cursor=cursor)
+    rows = repository.decidable(ctx.session, actor=ctx.actor, limit=PAGE, cursor=checked_cursor(cursor))
     offers, next_cursor = split_page(rows, PAGE, lambda o: o.id)
     cases = cases_with_customers(ctx.session, (o.case_id for o in offers))
     listed = {o.id for o in offers}

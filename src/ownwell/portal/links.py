@@ -8,7 +8,9 @@ from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-_SALT = "ownwell.portal"
+# Each kind of link is signed with its own salt, so a token made for one kind never reads as
+# another (a 60-day feedback link must not open the whole portal).
+PORTAL_SALT = "ownwell.portal"
 
 
 @dataclass(frozen=True)
@@ -18,15 +20,23 @@ class PortalGrant:
     expires_at: datetime
 
 
-def make_token(secret: str, *, customer_id: str, case_id: str | None, expires_at: datetime) -> str:
+def make_token(
+    secret: str,
+    *,
+    customer_id: str,
+    case_id: str | None,
+    expires_at: datetime,
+    salt: str = PORTAL_SALT,
+) -> str:
     payload = {"c": customer_id, "k": case_id, "e": int(expires_at.timestamp())}
-    return URLSafeSerializer(secret, salt=_SALT).dumps(payload)
+    return URLSafeSerializer(secret, salt=salt).dumps(payload)
 
 
-def read_token(secret: str, token: str, *, now: datetime) -> PortalGrant | None:
-    """The grant a token carries, or None when it is forged, tampered with or expired."""
+def read_token(secret: str, token: str, *, now: datetime, salt: str = PORTAL_SALT) -> PortalGrant | None:
+    """The grant a token carries, or None when it is forged, tampered with, expired, or signed
+    for another kind of link (another salt)."""
     try:
-        payload = URLSafeSerializer(secret, salt=_SALT).loads(token)
+        payload = URLSafeSerializer(secret, salt=salt).loads(token)
         grant = PortalGrant(
             customer_id=str(payload["c"]),
             case_id=payload["k"],

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
 
 from ownwell.customers.rules import normalise_email
-from ownwell.kit.text import BoundedText, Moment, Money, RequiredText
+from ownwell.kit.text import BoundedText, Moment, Money, SingleLine
 from ownwell.staff.models import Role, TokenScope
 
 # One rule for every way a password is set (the API, `ownwell user create`, `ownwell user password`).
@@ -22,7 +22,7 @@ class Strict(BaseModel):
 
 
 class DepartmentIn(Strict):
-    name: RequiredText(100)  # type: ignore[valid-type]
+    name: SingleLine(100, required=True)  # type: ignore[valid-type]
 
 
 class DepartmentOut(BaseModel):
@@ -44,7 +44,7 @@ StaffEmail = Annotated[BoundedText(320, min_length=3), AfterValidator(normalise_
 
 
 class StaffIn(Strict):
-    name: RequiredText(200)  # type: ignore[valid-type]
+    name: SingleLine(200, required=True)  # type: ignore[valid-type]
     email: StaffEmail
     role: Role
     department_ids: list[BoundedText(40)] = Field(default_factory=list, max_length=50)  # type: ignore[valid-type]
@@ -54,7 +54,7 @@ class StaffIn(Strict):
 
 
 class StaffPatch(Strict):
-    name: RequiredText(200) | None = None  # type: ignore[valid-type]
+    name: SingleLine(200, required=True) | None = None  # type: ignore[valid-type]
     role: Role | None = None
     department_ids: list[BoundedText(40)] | None = Field(default=None, max_length=50)  # type: ignore[valid-type]
     authority: Authority | None = None
