@@ -37,6 +37,7 @@ from ownwell.intake.service import receive_email
 from ownwell.staff import repository as staff_repository
 from ownwell.web.session import COOKIE, find_session, staff_csrf, start_session
 from tests.conftest import Api
+from tests.staff_web import PASSWORD, _hash
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "security.md"
 ROLES = ("agent", "sup_other", "sup_case", "admin", "integrator", "anonymous")
@@ -54,7 +55,6 @@ CELLS = {"allow", "own", "deny", "auth", "public", "closed"}
 STAFF = ("agent", "sup_other", "sup_case", "admin", "owner")
 # Not routes of the app's own: the static files' mount has no methods to check.
 NOT_CHECKED = {"/static"}
-PAGE_PREFIXES_PUBLIC = ("/portal/", "/feedback/", "/help", "/login", "/healthz", "/app/cases/")
 
 
 # ---- the table ----------------------------------------------------------------------------
@@ -184,6 +184,11 @@ class World:
         self.tokens["integrator"] = self._token(self.ids["gateway"], {"scope": "integrator"})
         for slot in STAFF:
             self.cookies[slot] = self._session(slot)
+        with unit_of_work(self.session_factory) as session:  # Ann can sign in with the form
+            session.execute(
+                text("UPDATE staff SET password_hash = :h WHERE id = :id"),
+                {"h": _hash(PASSWORD), "id": self.ids["owner"]},
+            )
         customer = a.post("/customers", {"name": "Mia Jensen", "emails": ["mia@example.com"]})
         assert customer.status_code == 201, customer.text
         self.ids["customer"] = customer.json()["id"]
@@ -285,7 +290,11 @@ class World:
         def make() -> str:
             asked = self.admin.post(
                 f"/cases/{self.case(slot)}/questions",
-                {"question": "Is the lamp in stock?", "department_id": self.ids["Warehouse"], "due_at": self.due()},
+                {
+                    "question": "Is the lamp in stock?",
+                    "department_id": self.ids["Warehouse"],
+                    "due_at": self.due(),
+                },
             )
             assert asked.status_code == 201, asked.text
             assert asked.json()["expert"]["id"] == self.ids["owner"], asked.text
@@ -341,7 +350,11 @@ class World:
                 f"/insights/recurring/{issue_id}/root-cause",
                 {
                     "root_cause": "Courier hand-off",
-                    "prevention": {"text": "New courier contract", "due_at": self.due(), "owner_id": self.ids["owner"]},
+                    "prevention": {
+                        "text": "New courier contract",
+                        "due_at": self.due(),
+                        "owner_id": self.ids["owner"],
+                    },
                 },
             )
             assert named.status_code == 200, named.text
@@ -421,7 +434,8 @@ class World:
             assert items, "the case sent nothing to retry"
             with unit_of_work(self.session_factory) as session:
                 session.execute(
-                    text("UPDATE outbox_messages SET status = 'failed' WHERE id = :id"), {"id": items[0]["id"]}
+                    text("UPDATE outbox_messages SET status = 'failed' WHERE id = :id"),
+                    {"id": items[0]["id"]},
                 )
             return items[0]["id"]
 
@@ -438,7 +452,11 @@ class World:
     def feedback_token(self, slot: str) -> str:
         case_id = self.resolved_case(slot)
         url = feedback_url(
-            self.settings, customer_id=self.ids["customer"], case_id=case_id, now=self.clock.now(), source="confirm"
+            self.settings,
+            customer_id=self.ids["customer"],
+            case_id=case_id,
+            now=self.clock.now(),
+            source="confirm",
         )
         return urlsplit(url).path.rsplit("/", 1)[1]
 
@@ -494,12 +512,16 @@ BODIES: dict[str, Call] = {
     ),
     f"PATCH {API}/staff/{{staff_id}}": Call(body=lambda w, s: {"name": f"Ann Owner ({s})"}),
     # customers
-    f"POST {API}/customers": Call(body=lambda w, s: {"name": "Leo", "emails": [f"leo-{_slug(w, s)}@example.com"]}),
+    f"POST {API}/customers": Call(
+        body=lambda w, s: {"name": "Leo", "emails": [f"leo-{_slug(w, s)}@example.com"]}
+    ),
     f"GET {API}/customers [identifier]": Call(query=lambda w, s: {"identifier": "mia@example.com"}),
     f"PATCH {API}/customers/{{customer_id}}": Call(
         body=lambda w, s: {"emails": ["mia@example.com", f"mia-{_slug(w, s)}@example.com"]}
     ),
-    f"PATCH {API}/customers/{{customer_id}} [preferences]": Call(body=lambda w, s: {"preferences": {"language": "da"}}),
+    f"PATCH {API}/customers/{{customer_id}} [preferences]": Call(
+        body=lambda w, s: {"preferences": {"language": "da"}}
+    ),
     f"POST {API}/customers/{{customer_id}}/facts": Call(body=lambda w, s: {"text": "Prefers mornings"}),
     # cases
     f"POST {API}/cases": Call(
@@ -525,7 +547,9 @@ BODIES: dict[str, Call] = {
     ),
     f"PUT {API}/cadence-policies/{{kind}}": Call(body=lambda w, s: {"update_every_minutes": 240}),
     # commitments
-    f"POST {API}/cases/{{case_id}}/commitments": Call(body=lambda w, s: {"text": "Call back", "due_at": w.due()}),
+    f"POST {API}/cases/{{case_id}}/commitments": Call(
+        body=lambda w, s: {"text": "Call back", "due_at": w.due()}
+    ),
     f"POST {API}/commitments/{{commitment_id}}/renegotiate": Call(
         body=lambda w, s: {"due_at": w.due(72), "note": "Courier delay"}
     ),
@@ -571,14 +595,16 @@ BODIES: dict[str, Call] = {
     f"GET {API}/metrics": Call(query=lambda w, s: {"department_id": w.ids["Care"]}),
     # knowledge
     f"POST {API}/cases/{{case_id}}/questions": Call(
-        body=lambda w, s: {"question": "In stock?", "department_id": w.ids["Warehouse"], "due_at": w.due()}
+        body=lambda w, s: {"question": "In stock?", "department_id": w.ids["Care"], "due_at": w.due()}
     ),
     f"POST {API}/questions/{{question_id}}/answer": Call(body=lambda w, s: {"answer": "Yes."}),
     f"GET {API}/knowledge/tips": Call(query=lambda w, s: {"recurring_issue_id": w.issue("shared")}),
-    f"POST {API}/knowledge/tips": Call(body=lambda w, s: {"recurring_issue_id": w.issue(s), "text": "Check the bulb"}),
+    f"POST {API}/knowledge/tips": Call(
+        body=lambda w, s: {"recurring_issue_id": w.issue(s), "text": "Check the bulb"}
+    ),
     # offers
     f"POST {API}/cases/{{case_id}}/offers": Call(
-        body=lambda w, s: {"type": "goodwill", "amount": "0", "currency": "EUR", "note": "A kind word"}
+        body=lambda w, s: {"type": "goodwill", "amount": "5", "currency": "EUR", "note": "A kind word"}
     ),
     f"POST {API}/offers/{{offer_id}}/approve": Call(body=lambda w, s: {"note": "Fair"}),
     f"POST {API}/offers/{{offer_id}}/reject": Call(body=lambda w, s: {"note": "Too much"}),
@@ -605,7 +631,10 @@ BODIES: dict[str, Call] = {
         body=lambda w, s: {"body": "Courier says Tuesday.", "visibility": "internal"}
     ),
     "POST /cases/{case_id}/commitments": Call(
-        body=lambda w, s: {"text": "Call back", "due_at": (w.clock.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")}
+        body=lambda w, s: {
+            "text": "Call back",
+            "due_at": (w.clock.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        }
     ),
     "POST /commitments/{commitment_id}/keep": Call(body=lambda w, s: {}),
     "POST /cases/{case_id}/commitments/{commitment_id}/renegotiate": Call(
@@ -623,7 +652,7 @@ BODIES: dict[str, Call] = {
         body=lambda w, s: {"reason": "Still broken."}, params=lambda w, s: {"case_id": w.resolved_case(s)}
     ),
     "POST /cases/{case_id}/offers": Call(
-        body=lambda w, s: {"type": "goodwill", "amount": "0", "currency": "EUR", "note": "A kind word"}
+        body=lambda w, s: {"type": "goodwill", "amount": "5", "currency": "EUR", "note": "A kind word"}
     ),
     "POST /cases/{case_id}/offers/{offer_id}/approve": Call(body=lambda w, s: {"note": "Fair"}),
     "POST /cases/{case_id}/offers/{offer_id}/reject": Call(body=lambda w, s: {"note": "Too much"}),
@@ -643,7 +672,13 @@ BODIES: dict[str, Call] = {
     "POST /approvals/{offer_id}/reject": Call(body=lambda w, s: {"note": "Too much"}),
     "POST /settings/departments": Call(body=lambda w, s: {"name": f"Returns {s}"}),
     "POST /settings/staff": Call(
-        body=lambda w, s: {"name": f"New {s}", "email": f"new-{_slug(w, s)}@ownwell.test", "role": "agent"}
+        body=lambda w, s: {
+            "name": f"New {s}",
+            "email": f"new-{_slug(w, s)}@ownwell.test",
+            "role": "agent",
+            "password": PASSWORD,
+            **dict.fromkeys(("refund", "credit", "replacement", "goodwill"), "0"),
+        }
     ),
     "POST /settings/staff/{staff_id}/authority": Call(
         body=lambda w, s: {"refund": "50", "credit": "0", "replacement": "0", "goodwill": "0"}
@@ -665,7 +700,7 @@ BODIES: dict[str, Call] = {
     "POST /insights/prevention/{prevention_id}/done": Call(body=lambda w, s: {}),
     # ---- public pages: each form is sent with the CSRF token of the page that carries it
     "POST /login": Call(
-        body=lambda w, s: {"email": "owner@ownwell.test", "password": "wrong", "next": "/"},
+        body=lambda w, s: {"email": "owner@ownwell.test", "password": PASSWORD, "next": "/"},
         form_page=lambda w, s: "/login",
     ),
     "POST /help": Call(
@@ -673,13 +708,15 @@ BODIES: dict[str, Call] = {
         form_page=lambda w, s: "/help",
     ),
     "POST /portal/fresh-link": Call(
-        body=lambda w, s: {"email": "mia@example.com"}, form_page=lambda w, s: "/portal/not-a-valid-link"
+        body=lambda w, s: {"email": f"x-{_slug(w, s)}@example.com"},
+        form_page=lambda w, s: "/portal/not-a-valid-link",
     ),
     "POST /portal/{token}/reply": Call(
         body=lambda w, s: {"body": "Thanks!"}, form_page=lambda w, s: f"/portal/{w.portal_token(s)}"
     ),
     "POST /portal/{token}/fair-solution": Call(
-        body=lambda w, s: {"fair_solution": "A new lamp"}, form_page=lambda w, s: f"/portal/{w.portal_token(s)}"
+        body=lambda w, s: {"fair_solution": "A new lamp"},
+        form_page=lambda w, s: f"/portal/{w.portal_token(s)}",
     ),
     "POST /portal/{token}/feedback": Call(
         body=lambda w, s: {"fixed": "yes", "csat": "5", "ces": "2", "comment": ""},
@@ -722,6 +759,11 @@ def send(world: World, row: Row, role: str, slot: str):  # type: ignore[no-untyp
     query = call.query(world, slot) if call.query else None
     client.cookies.clear()
     headers: dict[str, str] = {}
+    if call.form_page:  # as anyone opens it: the role's own session or token comes after
+        page = client.get(call.form_page(world, slot), follow_redirects=False)
+        found = CSRF_FIELD.search(page.text)
+        assert found, f"{call.form_page(world, slot)} carries no CSRF token ({page.status_code})"
+        body = {**(body or {}), "csrf": found.group(1)}
     if is_api(row.path) or role == "integrator":
         if role in world.tokens:
             headers["Authorization"] = f"Bearer {world.tokens[role]}"
@@ -730,11 +772,6 @@ def send(world: World, row: Row, role: str, slot: str):  # type: ignore[no-untyp
         client.cookies.set(COOKIE, cookie)
         if row.method != "GET" and not call.form_page:
             body = {**(body or {}), "csrf": csrf}
-    if call.form_page:
-        page = client.get(call.form_page(world, slot), headers=headers)
-        found = CSRF_FIELD.search(page.text)
-        assert found, f"{call.form_page(world, slot)} carries no CSRF token ({page.status_code})"
-        body = {**(body or {}), "csrf": found.group(1)}
     if is_api(row.path):
         return client.request(
             row.method, path, json=body if row.method != "GET" else None, params=query, headers=headers
@@ -747,6 +784,8 @@ def send(world: World, row: Row, role: str, slot: str):  # type: ignore[no-untyp
 def outcome(response) -> str:  # type: ignore[no-untyped-def]
     status = response.status_code
     location = response.headers.get("location", "")
+    if urlsplit(location).path == "/login" and f'{COOKIE}=""' in response.headers.get("set-cookie", ""):
+        return "allow"  # signed out: the session's cookie is cleared on the way to the sign-in page
     if status == 401 or (300 <= status < 400 and urlsplit(location).path == "/login"):
         return "auth"
     if status == 403:
@@ -783,7 +822,9 @@ def settings(settings):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(client, admin, session_factory, clock, settings) -> World:  # type: ignore[no-untyped-def]
-    return World(client=client, admin=admin, session_factory=session_factory, clock=clock, settings=settings).build()
+    return World(
+        client=client, admin=admin, session_factory=session_factory, clock=clock, settings=settings
+    ).build()
 
 
 def test_every_route_of_the_app_is_in_the_permission_table(app):  # type: ignore[no-untyped-def]
@@ -813,5 +854,7 @@ def test_each_role_gets_what_the_permission_table_says(world, key):  # type: ign
         answer = send(world, row, role, slot_of(row, role))
         got = outcome(answer)
         if got not in expected(cell):
-            mismatches.append(f"{role}: expected {cell}, got {got} ({answer.status_code} {answer.text[:160]!r})")
+            mismatches.append(
+                f"{role}: expected {cell}, got {got} ({answer.status_code} {answer.text[:160]!r})"
+            )
     assert not mismatches, f"{key}:\n" + "\n".join(mismatches)
