@@ -441,6 +441,16 @@ class World:
 
         return self.once("failed", slot, make)
 
+    def token_id(self, slot: str) -> str:
+        """Another API token of Ann's (not the one she acts with)."""
+
+        def make() -> str:
+            made = self.admin.post(f"/staff/{self.ids['owner']}/tokens", {})
+            assert made.status_code == 201, made.text
+            return made.json()["id"]
+
+        return self.once("token", slot, make)
+
     def portal_token(self, slot: str) -> str:
         case = self.admin.get(f"/cases/{self.case(slot)}").json()
         return case["portal_url"].rsplit("/", 1)[1]
@@ -495,6 +505,7 @@ def _default_params(world: World, slot: str, names: list[str]) -> dict[str, str]
         "department_id": lambda: world.ids["Care"],
         "message_id": lambda: world.failed_message(slot),
         "token": lambda: world.portal_token(slot),
+        "token_id": lambda: world.token_id(slot),
     }
     return {name: fill[name]() for name in names}
 
