@@ -482,6 +482,8 @@ class Call:
     body: Callable[[World, str], dict[str, Any]] | None = None
     query: Callable[[World, str], dict[str, Any]] | None = None
     params: Callable[[World, str], dict[str, str]] | None = None
+    # Seeds what the request relies on without naming it (a case Ann owns, for instance).
+    prepare: Callable[[World, str], Any] | None = None
     # A public form: GET this page first (same cookies) and send the CSRF token found on it.
     form_page: Callable[[World, str], str] | None = None
 
@@ -527,8 +529,10 @@ BODIES: dict[str, Call] = {
         body=lambda w, s: {"name": "Leo", "emails": [f"leo-{_slug(w, s)}@example.com"]}
     ),
     f"GET {API}/customers [identifier]": Call(query=lambda w, s: {"identifier": "mia@example.com"}),
+    # Ann owns an open case of Mia's: she may change Mia's identifiers.
     f"PATCH {API}/customers/{{customer_id}}": Call(
-        body=lambda w, s: {"emails": ["mia@example.com", f"mia-{_slug(w, s)}@example.com"]}
+        body=lambda w, s: {"emails": ["mia@example.com", f"mia-{_slug(w, s)}@example.com"]},
+        prepare=lambda w, s: w.case(s),
     ),
     f"PATCH {API}/customers/{{customer_id}} [preferences]": Call(
         body=lambda w, s: {"preferences": {"language": "da"}}
@@ -762,6 +766,8 @@ def is_api(path: str) -> bool:
 def send(world: World, row: Row, role: str, slot: str):  # type: ignore[no-untyped-def]
     client = world.client
     call = BODIES.get(row.key, Call())
+    if call.prepare:
+        call.prepare(world, slot)
     names = re.findall(r"{(\w+)}", row.path)
     given = call.params(world, slot) if call.params else {}
     params = {**_default_params(world, slot, [n for n in names if n not in given]), **given}
