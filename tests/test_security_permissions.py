@@ -35,6 +35,9 @@ from ownwell.insights.service import new_issue
 from ownwell.intake.quarantine import hold
 from ownwell.intake.service import receive_email
 from ownwell.staff import repository as staff_repository
+from ownwell.staff.models import Role
+from ownwell.staff.schemas import StaffIn
+from ownwell.staff.service import create_staff, create_token, ensure_department
 from ownwell.web.session import COOKIE, find_session, staff_csrf, start_session
 from tests.conftest import Api
 from tests.staff_web import PASSWORD, _hash
@@ -152,68 +155,50 @@ class World:
     made: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def build(self) -> World:
-        a = self.admin
-        for name in ("Care", "Billing", "Warehouse"):
-            answer = a.post("/departments", {"name": name})
-            assert answer.status_code == 201, answer.text
-            self.ids[name] = answer.json()["id"]
+        """People, their tokens and signed-in sessions in one transaction (the routes that make
+        them are checked by their own rows); the integrator's token through the API."""
         people = {
-            "owner": ("Ann Owner", "agent", ["Care", "Warehouse"]),
-            "agent": ("Bea Agent", "agent", ["Care"]),
-            "sup_other": ("Sid Billing", "supervisor", ["Billing"]),
-            "sup_case": ("Sue Care", "supervisor", ["Care"]),
-            "gateway": ("Shop Gateway", "agent", []),
+            "owner": ("Ann Owner", Role.agent, ["Care", "Warehouse"]),
+            "agent": ("Bea Agent", Role.agent, ["Care"]),
+            "sup_other": ("Sid Billing", Role.supervisor, ["Billing"]),
+            "sup_case": ("Sue Care", Role.supervisor, ["Care"]),
+            "gateway": ("Shop Gateway", Role.agent, []),
         }
-        for slot, (name, role, departments) in people.items():
-            answer = a.post(
-                "/staff",
-                {
-                    "name": name,
-                    "email": f"{slot}@ownwell.test",
-                    "role": role,
-                    "department_ids": [self.ids[d] for d in departments],
-                },
-            )
-            assert answer.status_code == 201, answer.text
-            self.ids[slot] = answer.json()["id"]
-        for slot in ("owner", "agent", "sup_other", "sup_case"):
-            self.tokens[slot] = self._token(self.ids[slot], {})
-        self.tokens["admin"] = a.headers["Authorization"].removeprefix("Bearer ")
-        self.ids["admin"] = self._staff_id("ada@ownwell.test")
+        now = self.clock.now()
+        with unit_of_work(self.session_factory) as session:
+            for name in ("Care", "Billing", "Warehouse"):
+                self.ids[name] = ensure_department(session, name=name, now=now).id
+            for slot, (name, role, departments) in people.items():
+                data = StaffIn(
+                    name=name,
+                    email=f"{slot}@ownwell.test",
+                    role=role,
+                    department_ids=[self.ids[d] for d in departments],
+                )
+                staff = create_staff(session, data=data, now=now)
+                self.ids[slot] = staff.id
+                if slot != "gateway":
+                    self.tokens[slot] = create_token(session, staff=staff, now=now)
+                if slot == "owner":
+                    staff.password_hash = _hash(PASSWORD)  # Ann can sign in with the form
+            admin = staff_repository.staff_by_email(session, "ada@ownwell.test")
+            assert admin is not None
+            self.ids["admin"] = admin.id
+            for slot in STAFF:
+                staff = admin if slot == "admin" else staff_repository.get_staff(session, self.ids[slot])
+                cookie = start_session(session, staff=staff, now=now)
+                found = find_session(session, cookie=cookie, now=now)
+                assert found is not None
+                self.cookies[slot] = (cookie, staff_csrf(self.settings, found[0]))
+        self.tokens["admin"] = self.admin.headers["Authorization"].removeprefix("Bearer ")
         # The integrator: a channel's token with the `integrator` scope, made by an admin.
-        self.tokens["integrator"] = self._token(self.ids["gateway"], {"scope": "integrator"})
-        for slot in STAFF:
-            self.cookies[slot] = self._session(slot)
-        with unit_of_work(self.session_factory) as session:  # Ann can sign in with the form
-            session.execute(
-                text("UPDATE staff SET password_hash = :h WHERE id = :id"),
-                {"h": _hash(PASSWORD), "id": self.ids["owner"]},
-            )
-        customer = a.post("/customers", {"name": "Mia Jensen", "emails": ["mia@example.com"]})
+        made = self.admin.post(f"/staff/{self.ids['gateway']}/tokens", {"scope": "integrator"})
+        assert made.status_code == 201, made.text
+        self.tokens["integrator"] = made.json()["token"]
+        customer = self.admin.post("/customers", {"name": "Mia Jensen", "emails": ["mia@example.com"]})
         assert customer.status_code == 201, customer.text
         self.ids["customer"] = customer.json()["id"]
         return self
-
-    def _token(self, staff_id: str, body: dict[str, str]) -> str:
-        answer = self.admin.post(f"/staff/{staff_id}/tokens", body)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["token"]
-
-    def _staff_id(self, email: str) -> str:
-        with unit_of_work(self.session_factory) as session:
-            staff = staff_repository.staff_by_email(session, email)
-            assert staff is not None
-            return staff.id
-
-    def _session(self, slot: str) -> tuple[str, str]:
-        email = "ada@ownwell.test" if slot == "admin" else f"{slot}@ownwell.test"
-        with unit_of_work(self.session_factory) as session:
-            staff = staff_repository.staff_by_email(session, email)
-            assert staff is not None
-            cookie = start_session(session, staff=staff, now=self.clock.now())
-            found = find_session(session, cookie=cookie, now=self.clock.now())
-            assert found is not None
-            return cookie, staff_csrf(self.settings, found[0])
 
     def once(self, what: str, slot: str, make: Callable[[], Any]) -> Any:
         if (what, slot) not in self.made:
