@@ -33,6 +33,7 @@ from ownwell.insights.jobs import assign_pending
 from ownwell.insights.service import new_issue
 from ownwell.intake.quarantine import hold
 from ownwell.intake.service import receive_email
+from ownwell.operations.service import stamp_sweep
 from ownwell.staff import repository as staff_repository
 from ownwell.staff.models import Role
 from ownwell.staff.schemas import StaffIn
@@ -166,7 +167,7 @@ class World:
         now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
             for name in ("Care", "Billing", "Warehouse"):
-                self.ids[name] = ensure_department(session, name=name, now=now).id
+                self.ids[name] = ensure_department(session, name=name, now=now, by=None).id
             for slot, (name, role, departments) in people.items():
                 data = StaffIn(
                     name=name,
@@ -174,7 +175,7 @@ class World:
                     role=role,
                     department_ids=[self.ids[d] for d in departments],
                 )
-                staff = create_staff(session, data=data, now=now)
+                staff = create_staff(session, data=data, now=now, by=None)
                 self.ids[slot] = staff.id
                 if slot != "gateway":
                     self.tokens[slot] = create_token(session, staff=staff, now=now)
@@ -189,6 +190,7 @@ class World:
                 found = find_session(session, cookie=cookie, now=now)
                 assert found is not None
                 self.cookies[slot] = (cookie, staff_csrf(self.settings, found[0]))
+            stamp_sweep(session, now=now)  # a desk with a worker: /readyz is ready
         self.tokens["admin"] = self.admin.headers["Authorization"].removeprefix("Bearer ")
         # The integrator: a channel's token with the `integrator` scope, made by an admin.
         made = self.admin.post(f"/staff/{self.ids['gateway']}/tokens", {"scope": "integrator"})
@@ -592,6 +594,7 @@ BODIES: dict[str, Call] = {
     ),
     # metrics
     f"GET {API}/metrics": Call(query=lambda w, s: {"department_id": w.ids["Care"]}),
+    f"GET {API}/metrics.csv": Call(query=lambda w, s: {"department_id": w.ids["Care"]}),
     # knowledge
     f"POST {API}/cases/{{case_id}}/questions": Call(
         body=lambda w, s: {"question": "In stock?", "department_id": w.ids["Care"], "due_at": w.due()}
@@ -625,6 +628,7 @@ BODIES: dict[str, Call] = {
     f"GET {API}/attachments/{{attachment_id}}": Call(),
     # ---- pages
     "GET /insights": Call(query=lambda w, s: {"department_id": w.ids["Care"]}),
+    "GET /exports/metrics.csv": Call(query=lambda w, s: {"department_id": w.ids["Care"]}),
     "POST /cases/{case_id}/messages": Call(body=lambda w, s: {"body": "A new lamp is on its way."}),
     "POST /cases/{case_id}/messages [internal note]": Call(
         body=lambda w, s: {"body": "Courier says Tuesday.", "visibility": "internal"}
