@@ -163,6 +163,18 @@ def admin(client: TestClient, session_factory, clock: FrozenClock) -> Api:  # ty
 
 
 @pytest.fixture
+def gateway(admin: Api, as_token) -> Api:  # type: ignore[no-untyped-def]
+    """A chat or e-mail gateway relaying customers' words: an integrator token, made by an admin."""
+    shop = admin.post(
+        "/staff", {"name": "Chat Gateway", "email": "gateway@ownwell.test", "role": "agent", "on_duty": False}
+    )
+    assert shop.status_code == 201, shop.text
+    made = admin.post(f"/staff/{shop.json()['id']}/tokens", {"scope": "integrator"})
+    assert made.status_code == 201, made.text
+    return as_token(made.json()["token"])  # type: ignore[no-any-return]
+
+
+@pytest.fixture
 def as_token(client: TestClient):  # type: ignore[no-untyped-def]
     return lambda token: Api(client, token)
 

@@ -336,14 +336,16 @@ def test_delivery_counts_follow_the_outbox_and_never_count_a_failure_as_sent(
     assert len(mailsink.to("c9@example.com")) == 1
 
 
-def test_a_reply_lands_on_one_case_owned_by_the_customers_concierge(admin, session_factory, clock, settings):
+def test_a_reply_lands_on_one_case_owned_by_the_customers_concierge(
+    admin, gateway, session_factory, clock, settings
+):
     billing, (first, second) = make_department(admin, members=2)
     ids = bulk_customers(session_factory, 5)
     incident = declare(admin, billing, first["id"], customer_ids=ids, group_size=2)
     assert [g["concierge"]["id"] for g in incident["groups"]] == [first["id"], second["id"], first["id"]]
     replies = f"/incidents/{incident['id']}/replies"
 
-    opened = admin.post(replies, {"customer_id": ids[2], "body": "Was I charged twice too?"})
+    opened = gateway.post(replies, {"customer_id": ids[2], "body": "Was I charged twice too?"})
     assert opened.status_code == 201, opened.text
     case = opened.json()
     assert case["owner"] == {"id": second["id"], "name": "Concierge 2"}
@@ -355,26 +357,26 @@ def test_a_reply_lands_on_one_case_owned_by_the_customers_concierge(admin, sessi
     )
     assert case["subject"] == "Double card charges"
 
-    again = admin.post(replies, {"customer_id": ids[2], "body": "Also, when will I see the refund?"})
+    again = gateway.post(replies, {"customer_id": ids[2], "body": "Also, when will I see the refund?"})
     assert again.status_code == 201 and again.json()["id"] == case["id"]
     timeline = admin.get(f"/cases/{case['id']}/timeline").json()["items"]
     said = [e["text"] for e in timeline if e["kind"] in ("case_created", "message_in")]
     assert sorted(said) == ["Also, when will I see the refund?", "Was I charged twice too?"]
     assert len(admin.get("/cases", customer_id=ids[2]).json()["items"]) == 1
 
-    other = admin.post(replies, {"customer_id": ids[4], "body": "Same here."}).json()
+    other = gateway.post(replies, {"customer_id": ids[4], "body": "Same here."}).json()
     assert other["id"] != case["id"] and other["owner"]["id"] == first["id"]
 
     # A resolved case comes back to the same concierge when the customer writes again.
     assert admin.post(f"/cases/{case['id']}/resolve", {"summary": "Refunded."}).status_code == 200
-    later = admin.post(replies, {"customer_id": ids[2], "body": "Still not refunded."}).json()
+    later = gateway.post(replies, {"customer_id": ids[2], "body": "Still not refunded."}).json()
     assert later["id"] == case["id"] and later["status"] == "open" and later["owner"]["id"] == second["id"]
 
     stranger = admin.post("/customers", {"name": "Kim Lee", "emails": ["kim@example.com"]}).json()["id"]
-    refused = admin.post(replies, {"customer_id": stranger, "body": "Me?"})
+    refused = gateway.post(replies, {"customer_id": stranger, "body": "Me?"})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "customer_id"
     assert (
-        admin.post(f"/incidents/{NO_INCIDENT}/replies", {"customer_id": ids[0], "body": "x"}).status_code
+        gateway.post(f"/incidents/{NO_INCIDENT}/replies", {"customer_id": ids[0], "body": "x"}).status_code
         == 404
     )
 
@@ -443,10 +445,10 @@ def test_only_supervisors_and_admins_declare_incidents_and_post_updates(
     path = f"/incidents/{created.json()['id']}"
     assert agent.post(f"{path}/updates", {"message": "Back up."}).status_code == 403
     assert supervisor.post(f"{path}/updates", {"message": "Back up."}).status_code == 201
-    # Anyone may read it and relay a customer's reply.
+    # Anyone may read it; only a gateway's integrator token relays a customer's reply.
     assert agent.get(path).json()["update_count"] == 2
     assert [i["id"] for i in agent.get("/incidents").json()["items"]] == [created.json()["id"]]
-    assert agent.post(f"{path}/replies", {"customer_id": ids[0], "body": "Thanks"}).status_code == 201
+    assert agent.post(f"{path}/replies", {"customer_id": ids[0], "body": "Thanks"}).status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -498,7 +500,7 @@ def test_bad_input_is_refused_naming_the_field(admin, session_factory, change, f
     assert admin.get("/incidents").json()["items"] == []
 
 
-def test_bad_updates_and_unknown_incidents(admin, session_factory):
+def test_bad_updates_and_unknown_incidents(admin, gateway, session_factory):
     billing, concierges = make_department(admin, members=1)
     incident = declare(admin, billing, concierges[0]["id"], customer_ids=bulk_customers(session_factory, 1))
     path = f"/incidents/{incident['id']}"
@@ -511,7 +513,7 @@ def test_bad_updates_and_unknown_incidents(admin, session_factory):
         assert response.status_code == 422 and response.json()["error"]["field"] == field, response.text
     assert admin.get(path).json()["update_count"] == 1
     assert (
-        admin.post(f"{path}/replies", {"customer_id": NO_CUSTOMER, "body": " "}).json()["error"]["field"]
+        gateway.post(f"{path}/replies", {"customer_id": NO_CUSTOMER, "body": " "}).json()["error"]["field"]
         == "body"
     )
     for missing in (NO_INCIDENT, "nonsense"):

@@ -23,6 +23,7 @@ from ownwell.incidents.schemas import (
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
 from ownwell.kit.text import PageCursor
 from ownwell.notifications.models import OutboxStatus
+from ownwell.staff.policies import require_customer_voice
 
 router = APIRouter(tags=["incidents"])
 
@@ -136,7 +137,8 @@ def post_update(incident_id: str, body: UpdateIn, ctx: ApiContext) -> IncidentDe
 @router.post("/incidents/{incident_id}/replies", status_code=201, response_model=CaseOut)
 def post_reply(incident_id: str, body: ReplyIn, ctx: ApiContext) -> CaseOut:
     """A customer's reply (relayed by a chat or e-mail gateway) lands on their one case about
-    this incident, owned by their concierge."""
+    this incident, owned by their concierge. The customer's words: an integrator token only."""
+    require_customer_voice(ctx.scope, from_customer=True)
     incident = repository.get(ctx.session, incident_id)
     case = service.record_reply(
         ctx.session, incident=incident, data=body, actor=ctx.actor, now=ctx.now, settings=ctx.settings

@@ -35,6 +35,7 @@ INTEGRATOR_CALLS = frozenset(
         ("POST", "/cases/{case_id}/messages"),
         ("GET", "/customers"),
         ("POST", "/customers"),
+        ("POST", "/incidents/{incident_id}/replies"),
     }
 )
 _NEEDS_QUERY = {("GET", "/customers"): "identifier"}
