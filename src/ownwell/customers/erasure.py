@@ -136,9 +136,7 @@ COLUMNS: dict[str, str] = {
     "incidents.title": COMPANY,
     "incident_updates.message": COMPANY,
     "incident_updates.fanout_after": TECHNICAL,
-    # incident_customers / incident_cases: their rows are deleted (no text columns).
-    "incident_cases.incident_id": "row deleted",
-    "incident_cases.customer_id": "row deleted",
+    # incident_customers and incident_cases: their rows are deleted (ids only).
     # recurring issues
     "recurring_issues.label": "replaced when it was taken from one of their cases' subjects",
     "recurring_issues.vector_sum": "their cases' vectors are subtracted",
@@ -165,7 +163,6 @@ COLUMNS: dict[str, str] = {
     "staff.role": STAFF,
     "staff.password_hash": STAFF,
     "api_tokens.token_hash": STAFF,
-    "web_sessions.id": STAFF,
     "web_sessions.csrf_secret": STAFF,
 }
 
@@ -274,7 +271,7 @@ def erase_customer(
     customer.updated_at = now
     session.flush()
     session.expire(customer)  # its identifiers are gone
-    event.listen(session, "after_commit", _purge_after_commit, once=True)
+    _purge_after_commit_of(session)
     log.debug("erased the personal data of customer %s: %d row(s) changed or deleted", customer_id, count + 1)
     return count + 1
 
@@ -444,7 +441,30 @@ TOUCHED_TABLES = (
 )
 
 
+_LISTENING = "ownwell.erasure.listening"
+_PENDING = "ownwell.erasure.purge_pending"
+
+
+def _purge_after_commit_of(session: Session) -> None:
+    """Have `purge_copies` run once the outermost transaction commits (never after a rollback:
+    then nothing was erased)."""
+    session.info[_PENDING] = True
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _purge_after_commit)
+        event.listen(session, "after_soft_rollback", _forget_purge)
+
+
+def _forget_purge(session: Session, previous_transaction: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
+
+
 def _purge_after_commit(session: Session) -> None:
+    # after_commit also fires when a savepoint is released; the outer transaction still holds
+    # the write lock then, and the checkpoint would wait for it.
+    if session.in_nested_transaction() or not session.info.pop(_PENDING, False):
+        return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else bind.engine
     try:
