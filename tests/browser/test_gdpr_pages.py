@@ -65,7 +65,7 @@ def test_a_supervisor_downloads_their_data_and_an_admin_erases_it(
     form.get_by_label("Type the customer's id").fill("not the id")
     form.get_by_role("button", name="Erase their personal data").click()
     form = as_admin.get_by_role("form", name="Erase their personal data")
-    expect(form).to_contain_text(f"type the customer's id, {customer_id}, to confirm")
+    expect(form).to_contain_text(f"Type the customer's id, {customer_id}, to confirm")
     expect(form.get_by_label("Reason")).to_have_value("Asked by e-mail, ticket 42")
     form.get_by_label("Type the customer's id").fill(customer_id)
     _shoot(as_admin, "customer-erase-form")

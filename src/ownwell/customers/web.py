@@ -134,7 +134,7 @@ def erase(
     values = {"reason": reason, "confirm": confirm}
     data, errors = parse(EraseIn, {"reason": reason})
     if confirm.strip() != customer.id:
-        errors["confirm"] = f"type the customer's id, {customer.id}, to confirm"
+        errors["confirm"] = f"Type the customer's id, {customer.id}, to confirm"
     if data is None or errors:
         return _render(ctx, customer_id, errors=errors, values=values, status_code=422)
     erasure.erase_customer(ctx.session, customer=customer, reason=data.reason, actor=ctx.actor, now=ctx.now)
