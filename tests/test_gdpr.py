@@ -234,6 +234,10 @@ def test_the_erasure_leaves_no_trace_of_the_customer_and_the_metrics_unchanged(
         assert admin.get("/customers", identifier=typed).json()["items"] == []
     record = admin.get(f"/customers/{customer['id']}").json()
     assert record["name"] == "Erased customer" and record["emails"] == [] and record["facts"] == []
+    again = admin.post(f"/customers/{customer['id']}/facts", {"text": "Lives at no. 12"})
+    assert again.status_code == 409 and again.json()["error"]["field"] == "customer_id"
+    readd = admin.patch(f"/customers/{customer['id']}", {"emails": [EMAIL]})
+    assert readd.status_code == 409  # a returning person is a new customer
     code, reply = send(listener, _mail("Back again with a new question."), sender=EMAIL)
     assert code == 250 and "opened" in reply, reply
     fresh = admin.get(f"/cases/{case_from(reply)}").json()

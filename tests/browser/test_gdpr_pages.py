@@ -79,6 +79,7 @@ def test_a_supervisor_downloads_their_data_and_an_admin_erases_it(
     expect(as_admin.get_by_text("nora@example.com")).to_have_count(0)
     expect(as_admin.get_by_text("My blender hums")).to_have_count(0)
     expect(as_admin.get_by_role("form", name="Erase their personal data")).to_have_count(0)
+    expect(as_admin.get_by_role("region", name="Remember something")).to_have_count(0)
     _shoot(as_admin, "customer-erase-done")
     assert serious_violations(as_admin) == []
     context.close()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ownwell.errors import Forbidden
+from ownwell.customers.models import Customer
+from ownwell.errors import Conflict, Forbidden
 from ownwell.staff.models import Role, Staff
 
 
@@ -19,3 +20,13 @@ def require_can_erase(actor: Staff) -> Staff:
     if actor.role != Role.admin:
         raise Forbidden("only an admin may erase a customer's personal data")
     return actor
+
+
+def require_not_erased(customer: Customer) -> Customer:
+    """An erased record takes no new personal data: a returning person is a new customer."""
+    if customer.erased_at is not None:
+        raise Conflict(
+            "this customer's personal data was erased; record a returning person as a new customer",
+            field="customer_id",
+        )
+    return customer

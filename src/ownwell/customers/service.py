@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ownwell.customers import repository, rules
+from ownwell.customers import policies, repository, rules
 from ownwell.customers.models import (
     Channel,
     Customer,
@@ -170,6 +170,7 @@ def recognise_or_create(
 
 
 def update_customer(session: Session, *, customer: Customer, patch: CustomerPatch, now: datetime) -> Customer:
+    policies.require_not_erased(customer)
     given = patch.model_fields_set
     if "name" in given and patch.name is not None:
         customer.name = patch.name.strip()
@@ -205,6 +206,7 @@ def update_customer(session: Session, *, customer: Customer, patch: CustomerPatc
 def add_fact(
     session: Session, *, customer: Customer, text: str, actor: Staff | None, now: datetime
 ) -> CustomerFact:
+    policies.require_not_erased(customer)
     fact = CustomerFact(
         id=new_id("fct"),
         customer_id=customer.id,
