@@ -118,3 +118,15 @@ def test_deactivating_someone_is_audited_with_the_tokens_it_revoked(admin):  # t
     assert "token.revoked" in [
         e["action"] for e in admin.get("/audit", action="token.revoked").json()["items"]
     ]
+
+
+def test_an_erasure_is_audited_with_its_reason_and_without_the_customers_data(admin):  # type: ignore[no-untyped-def]
+    kim = admin.post("/customers", {"name": "Kim Sanders", "emails": ["kim.sanders@example.com"]}).json()
+    erased = admin.post(f"/customers/{kim['id']}/erase", {"reason": "Art. 17 request of 2026-03-01"})
+    assert erased.status_code == 200, erased.text
+
+    [entry] = admin.get("/audit", action="customer.erased").json()["items"]
+    assert entry["target_id"] == kim["id"]
+    assert entry["actor"]["name"] == "Ada Admin"
+    assert entry["reason"] == "Art. 17 request of 2026-03-01"
+    assert "Kim" not in str(entry) and "kim.sanders" not in str(entry)

@@ -460,6 +460,18 @@ class World:
 # ---- what each route is sent -----------------------------------------------------------------
 
 
+def doomed_customer(world: World, slot: str) -> str:
+    """A customer of this role's own, for a request that erases the customer it names."""
+    key = f"doomed:{slot}"
+    if key not in world.ids:
+        made = world.admin.post(
+            "/customers", {"name": f"Gone {slot}", "emails": [f"gone-{slot}@example.com"]}
+        )
+        assert made.status_code == 201, made.text
+        world.ids[key] = made.json()["id"]
+    return world.ids[key]
+
+
 @dataclass(frozen=True)
 class Call:
     """How to fill one route's request. `body(world, slot)` is JSON for the API and form fields
@@ -524,6 +536,10 @@ BODIES: dict[str, Call] = {
         body=lambda w, s: {"preferences": {"language": "da"}}
     ),
     f"POST {API}/customers/{{customer_id}}/facts": Call(body=lambda w, s: {"text": "Prefers mornings"}),
+    f"POST {API}/customers/{{customer_id}}/erase": Call(
+        body=lambda w, s: {"reason": "Art. 17 request"},
+        params=lambda w, s: {"customer_id": doomed_customer(w, s)},
+    ),
     # cases
     f"POST {API}/cases": Call(
         body=lambda w, s: {"customer_id": w.ids["customer"], "body": "My lamp flickers.", "kind": "complaint"}
@@ -660,6 +676,10 @@ BODIES: dict[str, Call] = {
     "POST /cases/{case_id}/offers/{offer_id}/approve": Call(body=lambda w, s: {"note": "Fair"}),
     "POST /cases/{case_id}/offers/{offer_id}/reject": Call(body=lambda w, s: {"note": "Too much"}),
     "POST /customers/{customer_id}/facts": Call(body=lambda w, s: {"text": "Prefers mornings"}),
+    "POST /customers/{customer_id}/erase": Call(
+        body=lambda w, s: {"reason": "Art. 17 request", "confirm": doomed_customer(w, s)},
+        params=lambda w, s: {"customer_id": doomed_customer(w, s)},
+    ),
     "GET /incidents/customer-search": Call(query=lambda w, s: {"q": "Mia"}),
     "POST /incidents": Call(
         body=lambda w, s: {

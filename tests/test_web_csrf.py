@@ -28,6 +28,7 @@ FORM_ROUTES = [
     "/cases/{case_id}/offers/{offer_id}/approve",
     "/cases/{case_id}/offers/{offer_id}/reject",
     "/customers/{customer_id}/facts",
+    "/customers/{customer_id}/erase",
     # Supervisor and admin pages (ids need not exist: the token is checked before anything else).
     "/settings/departments",
     "/settings/staff",

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     backup_dir: str | None = None
     backup_keep: int = Field(default=7, ge=1)
     backup_every_hours: float = Field(default=24.0, gt=0)
+    # Customers with no activity (case, message, order, feedback) for this many days have their
+    # personal data erased by the worker (customers/erasure.py); unset = kept until asked.
+    retention_days: int | None = Field(default=None, ge=1)
     timezone: str = "UTC"
     portal_link_days: int = Field(default=30, gt=0)
     # Gateway for customers who prefer SMS or chat: HMAC-SHA256-signed JSON POSTs (a URL needs

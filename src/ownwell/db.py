@@ -42,6 +42,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted and overwritten content is zeroed on disk, so an erased customer's data is not
+    # left in free pages or free space inside pages (customers/erasure.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -14,6 +14,7 @@ from ownwell.cases.jobs import remind_updates_due
 from ownwell.clock import Clock
 from ownwell.commitments import jobs as commitment_jobs
 from ownwell.config import Settings
+from ownwell.customers.jobs import erase_inactive
 from ownwell.db import unit_of_work
 from ownwell.feedback.jobs import send_check_ins
 from ownwell.incidents.jobs import fan_out_pending
@@ -47,6 +48,8 @@ JOBS: list[tuple[str, Job]] = [
     ("web.purge_expired_sessions", purge_expired_sessions),
     ("operations.forget_old_idempotency_keys", forget_old_keys),
     ("backups.scheduled_backup", scheduled_backup),
+    # OWNWELL_RETENTION_DAYS: erases the personal data of long-quiet customers (off while unset).
+    ("customers.erase_inactive", erase_inactive),
 ]
 
 

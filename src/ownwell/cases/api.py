@@ -128,7 +128,8 @@ def _take_in_once(request: Request, body: CaseIn, key: str) -> Response:
 def once(
     ctx: Ctx, key: str | None, request: Request, body: BaseModel, command: Callable[[], CaseOut]
 ) -> CaseOut:
-    """`command`'s answer, or, for a key already used, the answer its first request got."""
+    """`command`'s answer, or, for a key already used, the case its first request made or
+    touched, as it is now. Only the case's id is kept with the key: no customer's words."""
     if key is None:
         return command()
     fingerprint = idempotency.fingerprint(request.method, request.url.path, body.model_dump_json().encode())
@@ -136,9 +137,9 @@ def once(
         ctx.session, staff_id=ctx.actor.id, key=key, request_fingerprint=fingerprint, now=ctx.now
     )
     if earlier is not None:
-        return CaseOut.model_validate(earlier)
+        return case_out(repository.get(ctx.session, earlier["case_id"]), settings=ctx.settings, now=ctx.now)
     out = command()
-    idempotency.remember(ctx.session, staff_id=ctx.actor.id, key=key, answer=out.model_dump(mode="json"))
+    idempotency.remember(ctx.session, staff_id=ctx.actor.id, key=key, answer={"case_id": out.id})
     return out
 
 

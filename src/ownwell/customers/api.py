@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from ownwell.cases import repository as case_repository
-from ownwell.customers import policies, repository, service
+from ownwell.customers import erasure, export, policies, repository, service
 from ownwell.customers.models import Customer, CustomerFact
 from ownwell.customers.schemas import (
     CaseSummary,
@@ -13,6 +15,8 @@ from ownwell.customers.schemas import (
     CustomerIn,
     CustomerOut,
     CustomerPatch,
+    ErasedOut,
+    EraseIn,
     FactIn,
     FactOut,
     PreferencesOut,
@@ -137,4 +141,28 @@ def add_fact(customer_id: str, body: FactIn, ctx: ApiContext) -> FactOut:
     customer = repository.get(ctx.session, customer_id)
     return fact_out(
         service.add_fact(ctx.session, customer=customer, text=body.text, actor=ctx.actor, now=ctx.now)
+    )
+
+
+@router.get("/customers/{customer_id}/export")
+def export_customer(customer_id: str, ctx: ApiContext) -> dict[str, Any]:
+    """Everything held about the customer (GDPR art. 15 and 20), in the shape of
+    docs/schemas/customer-export.schema.json; the web app's download adds their files."""
+    policies.require_can_export(ctx.actor)
+    return export.export_document(ctx.session, customer_id=customer_id, now=ctx.now)
+
+
+@router.post("/customers/{customer_id}/erase", response_model=ErasedOut)
+def erase_customer(customer_id: str, body: EraseIn, ctx: ApiContext) -> ErasedOut:
+    """Erase the customer's personal data everywhere (GDPR art. 17); admins only. The record stays
+    as "Erased customer" with when, by whom and why; counts and metrics are unchanged."""
+    policies.require_can_erase(ctx.actor)
+    customer = repository.get(ctx.session, customer_id)
+    erasure.erase_customer(ctx.session, customer=customer, reason=body.reason, actor=ctx.actor, now=ctx.now)
+    return ErasedOut(
+        id=customer.id,
+        name=customer.name,
+        erased_at=customer.erased_at or ctx.now,
+        erased_by_id=customer.erased_by_id,
+        erased_reason=customer.erased_reason or body.reason,
     )

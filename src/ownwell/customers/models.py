@@ -40,6 +40,11 @@ class Customer(Base):
     do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once, by the erasure (customers/erasure.py): the record stays, without personal data.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_by_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    # The admin's words about the request, never the customer's data.
+    erased_reason: Mapped[str | None] = mapped_column(Text)
 
     identifiers: Mapped[list[CustomerIdentifier]] = relationship(
         lazy="raise", order_by="CustomerIdentifier.id", cascade="all, delete-orphan"

@@ -125,3 +125,17 @@ class CustomerDetail(CustomerOut):
     orders: list[dict[str, Any]]
     open_cases: list[CaseSummary]
     recent_timeline: list[TimelineEntry]
+
+
+class EraseIn(Strict):
+    # Why (the request and how it came), in the admin's words; kept on the record, so no
+    # personal data here.
+    reason: RequiredText(500)  # type: ignore[valid-type]
+
+
+class ErasedOut(BaseModel):
+    id: str
+    name: str
+    erased_at: datetime
+    erased_by_id: str | None
+    erased_reason: str

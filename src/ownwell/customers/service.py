@@ -13,7 +13,7 @@ from ownwell.cases import repository as case_repository
 from ownwell.cases import timeline
 from ownwell.cases.models import Visibility
 from ownwell.config import Settings
-from ownwell.customers import repository, rules
+from ownwell.customers import policies, repository, rules
 from ownwell.customers.models import (
     Channel,
     Customer,
@@ -187,6 +187,7 @@ def update_customer(
 ) -> Customer:
     """Changes the record; a change of identifiers is written down with its actor, old and new
     (on the customer's cases' timelines), and every e-mail address on file before is told."""
+    policies.require_not_erased(customer)
     given = patch.model_fields_set
     if "name" in given and patch.name is not None:
         customer.name = patch.name.strip()
@@ -296,6 +297,7 @@ def _listed(value: list[str] | dict[str, str]) -> str:
 def add_fact(
     session: Session, *, customer: Customer, text: str, actor: Staff | None, now: datetime
 ) -> CustomerFact:
+    policies.require_not_erased(customer)
     fact = CustomerFact(
         id=new_id("fct"),
         customer_id=customer.id,

@@ -11,16 +11,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ownwell.cases import repository as case_repository
 from ownwell.cases.web import EVENT_VERBS
 from ownwell.commitments.models import PENDING_STATUSES
-from ownwell.customers import repository, service
-from ownwell.customers.schemas import FactIn
+from ownwell.customers import erasure, export, policies, repository, service
+from ownwell.customers.schemas import EraseIn, FactIn
 from ownwell.errors import AppError
 from ownwell.kit.pagination import checked_cursor, split_page
+from ownwell.staff.models import Staff
 from ownwell.web import queries
 from ownwell.web.form_errors import app_error, parse
 from ownwell.web.session import StaffForm, StaffPage, WebCtx
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+FLASHES = {
+    "fact": "Fact saved: nobody needs to ask again.",
+    "erased": "Their personal data is erased. The record stays, without it.",
+}
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -67,7 +72,10 @@ def _render(
             "history": case_repository.recent_customer_events(ctx.session, customer_id, limit=30),
             "errors": errors or {},
             "values": values or {},
-            "flash": "Fact saved: nobody needs to ask again." if done == "fact" else None,
+            "flash": FLASHES.get(done or ""),
+            "erased_by": ctx.session.get(Staff, panel.customer.erased_by_id)
+            if panel.customer.erased_by_id
+            else None,
         },
         status_code=status_code,
     )
@@ -96,3 +104,38 @@ def add_fact(customer_id: str, ctx: StaffForm, text: Annotated[str, Form(max_len
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/customers/{customer_id}?done=fact#facts", status_code=303)
+
+
+@router.get("/customers/{customer_id}/export.zip")
+def export_zip(customer_id: str, ctx: StaffPage) -> Response:
+    """Their data to hand over (GDPR art. 15/20): customer.json and the files they sent."""
+    policies.require_can_export(ctx.actor)
+    content = export.export_zip(ctx.session, customer_id=customer_id, now=ctx.now)
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "content-disposition": f'attachment; filename="customer-{customer_id}.zip"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@router.post("/customers/{customer_id}/erase")
+def erase(
+    customer_id: str,
+    ctx: StaffForm,
+    reason: Annotated[str, Form(max_length=500)] = "",
+    confirm: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Admins only; the reason is required and the customer's id typed again, as it cannot be undone."""
+    policies.require_can_erase(ctx.actor)
+    customer = repository.get(ctx.session, customer_id)
+    values = {"reason": reason, "confirm": confirm}
+    data, errors = parse(EraseIn, {"reason": reason})
+    if confirm.strip() != customer.id:
+        errors["confirm"] = f"Type the customer's id, {customer.id}, to confirm"
+    if data is None or errors:
+        return _render(ctx, customer_id, errors=errors, values=values, status_code=422)
+    erasure.erase_customer(ctx.session, customer=customer, reason=data.reason, actor=ctx.actor, now=ctx.now)
+    return RedirectResponse(f"/customers/{customer_id}?done=erased", status_code=303)

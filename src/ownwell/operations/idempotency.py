@@ -1,8 +1,9 @@
 """`Idempotency-Key` on writes a client may retry (`POST /cases`, `POST /cases/{id}/messages`).
 
 The first request with a key claims it by inserting its row at the start of its transaction and
-stores its answer in the same transaction, so "answered" and "stored" are one fact. A repeat
-(the client lost the answer, a proxy retried) gets the stored answer and writes nothing. Two
+stores what it made (the case's id, never the customer's words) in the same transaction, so
+"answered" and "stored" are one fact. A repeat (the client lost the answer, a proxy retried) is
+answered with that case and writes nothing. Two
 requests racing with one key meet on the row's primary key: the second waits for the first's
 transaction, then finds its answer. Keys are kept for a day (`forget_old_keys`).
 """
