@@ -130,3 +130,10 @@ def test_an_erasure_is_audited_with_its_reason_and_without_the_customers_data(ad
     assert entry["actor"]["name"] == "Ada Admin"
     assert entry["reason"] == "Art. 17 request of 2026-03-01"
     assert "Kim" not in str(entry) and "kim.sanders" not in str(entry)
+
+
+def test_a_filter_the_database_cannot_hold_is_refused_naming_it(admin):  # type: ignore[no-untyped-def]
+    for name, value in (("action", "token\x00issued"), ("target_id", "x" * 101)):
+        refused = admin.get("/audit", **{name: value})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["field"] == name

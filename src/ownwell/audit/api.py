@@ -9,9 +9,11 @@ from ownwell.audit.models import AuditEntry
 from ownwell.audit.schemas import AuditEntryOut
 from ownwell.deps import ApiContext
 from ownwell.kit.pagination import DEFAULT_LIMIT, Page, split_page
-from ownwell.kit.text import PageCursor
+from ownwell.kit.text import BoundedText, PageCursor
 
 router = APIRouter(tags=["audit"])
+ActionQuery = BoundedText(60) | None  # type: ignore[valid-type]
+TargetQuery = BoundedText(100) | None  # type: ignore[valid-type]
 
 
 def entry_out(entry: AuditEntry) -> AuditEntryOut:
@@ -31,8 +33,8 @@ def entry_out(entry: AuditEntry) -> AuditEntryOut:
 @router.get("/audit", response_model=Page[AuditEntryOut])
 def list_audit(
     ctx: ApiContext,
-    action: str | None = None,
-    target_id: str | None = None,
+    action: ActionQuery = None,
+    target_id: TargetQuery = None,
     limit: int = DEFAULT_LIMIT,
     cursor: PageCursor | None = None,
 ) -> Page[AuditEntryOut]:
