@@ -138,7 +138,7 @@ class WebhookSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 if sink.failing:
                     self.send_response(500)
@@ -447,9 +447,8 @@ class Load:
                           json={"summary": "Refund sent."})  # fmt: skip
         if r.status_code != 200:
             return
-        with self.ledger.lock:
-            with contextlib.suppress(ValueError):
-                self.ledger.open_cases.remove(case_id)
+        with self.ledger.lock, contextlib.suppress(ValueError):
+            self.ledger.open_cases.remove(case_id)
         path = "/portal/" + r.json()["portal_url"].split("/portal/", 1)[1]
         mark = self.marker("feedback")
         with self.ledger.lock:
@@ -491,6 +490,7 @@ class Soak:
         self.faults: list[dict[str, Any]] = []
         self.samples: list[int] = []
         self.sample_errors = 0
+        self.longest_without_sweep = 0.0
         self.stop_load = threading.Event()
         self.stop_all = threading.Event()
         self.t0 = time.monotonic()
@@ -589,6 +589,12 @@ class Soak:
                 self.samples.append(
                     conn.execute("SELECT count(*) FROM cases WHERE owner_id IS NULL").fetchone()[0]
                 )
+                last = conn.execute(
+                    "SELECT extract(epoch FROM now() - max(last_sweep_at)) FROM worker_heartbeats"
+                )
+                age = last.fetchone()[0]
+                if age is not None:
+                    self.longest_without_sweep = max(self.longest_without_sweep, float(age))
             except psycopg.Error:
                 self.sample_errors += 1
                 conn = None
@@ -616,7 +622,12 @@ class Soak:
         if not kinds:
             return []
         count = max(len(kinds), int(duration / 25))
-        chosen = kinds + [self.rng.choice(kinds) for _ in range(count - len(kinds))]
+        # A PostgreSQL restart disturbs everything else on the server: at most one per 10 minutes.
+        others = [k for k in kinds if k != "pg_restart"] or kinds
+        chosen = kinds + [self.rng.choice(others) for _ in range(count - len(kinds))]
+        extra_restarts = int(duration // 600) - 1
+        if "pg_restart" in kinds and extra_restarts > 0:
+            chosen[len(kinds) : len(kinds) + extra_restarts] = ["pg_restart"] * extra_restarts
         self.rng.shuffle(chosen)
         # Spread over the run, from 10 % to 70 % of it, so the last ones settle before the end.
         slots = sorted(self.rng.uniform(0.1, 0.7) * duration for _ in chosen)
@@ -740,6 +751,7 @@ class Soak:
                 hung.append(child.name)
         result = self.check()
         result["violations"]["no_hang"] = hung
+        result["violations"]["one_line_errors"], result["logs"] = self.read_logs()
         result |= {
             "seed": self.args.seed,
             "minutes": self.args.minutes,
@@ -754,6 +766,19 @@ class Soak:
         }
         result["ok"] = not any(result["violations"].values())
         return result
+
+    def read_logs(self) -> tuple[list[str], dict[str, Any]]:
+        """Errors log one line with their cause (#25): a traceback in a child's log is a
+        violation. The sizes show what the faults cost in log."""
+        found, sizes = [], {}
+        for child in self.children:
+            child.log.flush()
+            text = (self.tmp / f"{child.name}.log").read_text(errors="replace")
+            sizes[child.name] = {"bytes": len(text), "error_lines": text.count(" ERROR ")}
+            for block in text.split("Traceback (most recent call last):")[1:]:
+                last = [line for line in block.splitlines() if line and not line.startswith(" ")]
+                found.append(f"{child.name}: traceback ending {last[-1][:200] if last else '?'}")
+        return found[:30], sizes
 
     def drain(self) -> float | None:
         """Waits (bounded) until every commitment is past due plus a sweep and no outbox row is
@@ -962,6 +987,7 @@ class Soak:
                 "repeats_allowed": allowed_repeats,
             },
             "owner_samples": {"taken": len(self.samples), "failed_during_faults": self.sample_errors},
+            "longest_without_a_sweep_s": round(self.longest_without_sweep, 1),
         }
 
     def clean_up(self) -> None:
