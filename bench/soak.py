@@ -775,9 +775,11 @@ class Soak:
             child.log.flush()
             text = (self.tmp / f"{child.name}.log").read_text(errors="replace")
             sizes[child.name] = {"bytes": len(text), "error_lines": text.count(" ERROR ")}
-            for block in text.split("Traceback (most recent call last):")[1:]:
-                last = [line for line in block.splitlines() if line and not line.startswith(" ")]
-                found.append(f"{child.name}: traceback ending {last[-1][:200] if last else '?'}")
+            lines = text.splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("Traceback (most recent call last):"):
+                    said = next((x for x in reversed(lines[:i]) if x[:4].isdigit()), "?")
+                    found.append(f"{child.name}: traceback after: {said[:240]}")
         return found[:30], sizes
 
     def drain(self) -> float | None:
