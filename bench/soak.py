@@ -33,6 +33,13 @@ The invariants, precisely:
 - counters: staff.open_case_count equals the number of that owner's cases not resolved/closed.
 - no_hang: every child exits within 20 s of SIGTERM; otherwise it is killed and counted.
 - no_500: no request was answered 500 (a database outage answers 503 with Retry-After).
+- one_line_errors: no traceback in any child's log; an outage logs one line with its cause.
+
+Faults are planned from the seed over 10-70 % of the load time: every kind of `--faults` once,
+then one more every 25 s on average (PostgreSQL restarts at most one per 10 minutes, as they
+disturb everything else on the server). Each is recorded with its start and end (seconds from
+the soak's start). The report also gives the longest time no worker finished a sweep, the
+client's view of every request (status or exception), and the size of each child's log.
 
 Usage:  PYTHONPATH=src .venv/bin/python bench/soak.py --minutes 3 --seed 1 [--out FILE]
         [--faults web_kill,worker_kill,pg_restart,smtp_down,webhook_500,slow_client | none]
@@ -675,8 +682,12 @@ class Soak:
         port = self.rng.choice(self.web_ports)
         answered = 0
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(f"POST /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {self.token}\r\n"
-                         "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n".encode())  # fmt: skip
+            head = (
+                "POST /api/v1/cases HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {self.token}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n"
+            )
+            sock.sendall(head.encode())
             for _ in range(15):
                 try:
                     sock.sendall(b" ")
@@ -837,7 +848,7 @@ class Soak:
                 return dict(q(sql, (values,)).fetchall())
 
             # accepted exactly once
-            subjects = count_by("SELECT subject, count(*) FROM cases WHERE subject = ANY(%s) GROUP BY subject",
+            subjects = count_by("SELECT subject, count(*) FROM cases WHERE subject = ANY(%s) GROUP BY 1",
                                 list(L.cases) + list(L.mails))  # fmt: skip
             ids_by_subject = dict(
                 q("SELECT subject, id FROM cases WHERE subject = ANY(%s)", (list(L.cases),)).fetchall()
@@ -867,7 +878,7 @@ class Soak:
                 n = reply_rows.get(mark, 0)
                 if (outcome == "accepted" and n != 1) or n > 1:
                     bad.append(f"reply {mark}: {outcome}, {n} events")
-            comments = count_by("SELECT comment, count(*) FROM feedback WHERE comment = ANY(%s) GROUP BY comment",
+            comments = count_by("SELECT comment, count(*) FROM feedback WHERE comment = ANY(%s) GROUP BY 1",
                                 list(L.feedback))  # fmt: skip
             for mark, outcome in L.feedback.items():
                 n = comments.get(mark, 0)
@@ -907,8 +918,9 @@ class Soak:
             # commitments on time
             late = []
             now = now_utc()
-            for cid, text, status, due_at, closed_at in q(
-                "SELECT id, text, status, due_at, closed_at FROM commitments WHERE text LIKE 'soak-promise-%%'"
+            for cid, _text, status, due_at, closed_at in q(
+                "SELECT id, text, status, due_at, closed_at FROM commitments "
+                "WHERE text LIKE 'soak-promise-%%'"
             ):
                 if status == "kept":
                     continue
@@ -926,7 +938,7 @@ class Soak:
             fan = []
             incident_id = L.incident.get("id")
             if L.incident.get("outcome") == 201 and incident_id:
-                recorded = {r[0] for r in q("SELECT customer_id FROM incident_customers WHERE incident_id = %s",
+                recorded = {r[0] for r in q("SELECT customer_id FROM incident_customers WHERE incident_id=%s",
                                             (incident_id,))}  # fmt: skip
                 messages = collections.Counter(
                     r[0] for r in q("SELECT recipient_customer_id FROM outbox_messages WHERE status = 'sent' "
@@ -946,7 +958,8 @@ class Soak:
             v["counters"] = [
                 f"staff {sid}: counter {counter}, rows {rows_}"
                 for sid, counter, rows_ in q(
-                    "SELECT s.id, s.open_case_count, count(c.id) FROM staff s LEFT JOIN cases c ON c.owner_id = s.id "
+                    "SELECT s.id, s.open_case_count, count(c.id) FROM staff s "
+                    "LEFT JOIN cases c ON c.owner_id = s.id "
                     "AND c.status NOT IN ('resolved', 'closed') GROUP BY s.id, s.open_case_count"
                 )
                 if counter != rows_
