@@ -175,3 +175,21 @@ def test_a_delivery_backlog_hands_back_to_the_timers_once_its_budget_is_spent(
     )
     assert deliver_all(session_factory, senders={"email": sender}, clock=clock, settings=one_at_a_time) == 2
     assert len(sender.sent) == 3
+
+
+def test_retries_and_failures_are_logged_by_message_id_without_the_customers_address(  # type: ignore[no-untyped-def]
+    api, session_factory, clock, smtp_settings, caplog
+):
+    import logging
+
+    down = smtp_settings.model_copy(update={"smtp_port": free_port(), "delivery_max_attempts": 2})
+    case = api.post("/cases", {"customer": {"emails": ["quiet@example.com"]}, "body": "Hello"}).json()
+    [message] = api.get("/outbox", case_id=case["id"]).json()["items"]
+    caplog.set_level(logging.INFO, logger="ownwell")
+    run_once(session_factory, clock, down)
+    clock.advance(timedelta(hours=1))
+    run_once(session_factory, clock, down)
+
+    said = [r.getMessage() for r in caplog.records if message["id"] in r.getMessage()]
+    assert len(said) == 2 and "will be retried" in said[0] and "failed for good" in said[1]
+    assert not [r for r in caplog.records if "quiet@example.com" in r.getMessage()]
