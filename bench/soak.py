@@ -498,6 +498,7 @@ class Soak:
         self.samples: list[int] = []
         self.sample_errors = 0
         self.longest_without_sweep = 0.0
+        self.smtp_outage = threading.Lock()
         self.stop_load = threading.Event()
         self.stop_all = threading.Event()
         self.t0 = time.monotonic()
@@ -665,9 +666,16 @@ class Soak:
             if done.returncode != 0:
                 record["stderr"] = done.stderr[-500:]
         elif kind == "smtp_down":
-            self.smtp.stop()
-            self.stop_all.wait(SMTP_DOWN_S)
-            self.smtp.start()
+            # One outage at a time: two overlapping ones would fight over the port.
+            if not self.smtp_outage.acquire(blocking=False):
+                record["skipped"] = "the sink is already down"
+                return
+            try:
+                self.smtp.stop()
+                self.stop_all.wait(SMTP_DOWN_S)
+                self.smtp.start()
+            finally:
+                self.smtp_outage.release()
         elif kind == "webhook_500":
             self.webhook.failing = True
             self.stop_all.wait(self.rng.uniform(10, 20))
@@ -771,7 +779,9 @@ class Soak:
             "drain_s": drained_s,
             "exit_s": exits,
             "faults": self.faults,
-            "faults_by_kind": dict(collections.Counter(f["kind"] for f in self.faults if "error" not in f)),
+            "faults_by_kind": dict(
+                collections.Counter(f["kind"] for f in self.faults if "error" not in f and "skipped" not in f)
+            ),
             "fault_errors": [f for f in self.faults if "error" in f],
             "machine": machine(),
         }
