@@ -37,7 +37,9 @@ def _postgres_database(base_url: str) -> Iterator[str]:
     """A brand-new database for this run, dropped afterwards."""
     url = make_url(base_url).set(drivername="postgresql+psycopg")
     name = f"ownwell_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    # Pre-ping: a test may restart the server (tests/test_soak.py), and this engine must still
+    # drop the database at the end.
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -91,3 +91,59 @@ def test_database_errors_name_the_statement_but_not_the_customers_values(db, set
 
     assert "no_such_people" in str(failure.value)
     assert "secret.person@example.com" not in str(failure.value)
+
+
+def _nowhere(settings: Settings) -> Settings:
+    return settings.model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/none"})
+
+
+def test_the_outage_line_names_the_route_and_not_the_ids_in_the_path(settings, clock, caplog):  # type: ignore[no-untyped-def]
+    # Paths hold identifiers, and a portal link's path is the customer's key to their case.
+    nowhere = _nowhere(settings)
+    app = create_app(settings=nowhere, clock=clock, engine=make_engine(nowhere.database_url))
+    caplog.set_level(logging.ERROR, logger="ownwell")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/api/v1/cases/case_secret123", headers={"Authorization": "Bearer ow_x"})
+
+    assert answer.status_code == 503
+    [line] = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert "GET /api/v1/cases/{case_id}" in line
+    assert "case_secret123" not in line
+
+
+def test_a_worker_sweep_while_the_database_is_unreachable_logs_one_line(settings, clock, caplog):  # type: ignore[no-untyped-def]
+    from ownwell.worker import run_once
+
+    nowhere = _nowhere(settings)
+    factory = make_session_factory(make_engine(nowhere.database_url))
+    caplog.set_level(logging.INFO, logger="ownwell")
+    done = run_once(factory, clock, nowhere)
+
+    assert set(done.values()) == {0}
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # Not a traceback per job (14 of them) plus delivery plus the heartbeat: one line a sweep.
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    assert errors[0].exc_info is None
+    assert "database unavailable" in errors[0].getMessage()
+
+
+def test_mail_arriving_while_the_database_is_unreachable_gets_451_and_one_line(settings, clock, caplog):  # type: ignore[no-untyped-def]
+    import asyncio
+    from types import SimpleNamespace
+
+    from ownwell.intake.listener import IntakeHandler
+
+    nowhere = _nowhere(settings)
+    handler = IntakeHandler(nowhere, make_session_factory(make_engine(nowhere.database_url)), clock)
+    mail = b"From: rita@example.com\r\nTo: care@acme.test\r\nSubject: Hello\r\n\r\nWhere is it?\r\n"
+    envelope = SimpleNamespace(
+        original_content=mail, content=mail, rcpt_tos=["care@acme.test"], mail_from="rita@example.com"
+    )
+    caplog.set_level(logging.ERROR, logger="ownwell")
+    answer = asyncio.run(handler.handle_DATA(None, None, envelope))
+
+    assert answer.startswith("451")
+    [line] = caplog.records
+    assert line.exc_info is None
+    assert "database unavailable" in line.getMessage()
+    assert "rita@example.com" not in line.getMessage()

@@ -140,3 +140,57 @@ def test_webhook_channel_posts_signed_json(admin, session_factory, clock, settin
         assert admin.get("/outbox", case_id=case["id"]).json()["items"][0]["status"] == "sent"
     finally:
         server.shutdown()
+
+
+def test_a_delivery_backlog_hands_back_to_the_timers_once_its_budget_is_spent(
+    session_factory, settings, clock
+):  # type: ignore[no-untyped-def]
+    from ownwell.db import unit_of_work
+    from ownwell.notifications.delivery import deliver_all
+    from ownwell.notifications.models import OutboxChannel
+    from ownwell.notifications.outbox import enqueue
+    from ownwell.notifications.senders import MemorySender
+
+    one_at_a_time = settings.model_copy(update={"delivery_batch": 1, "smtp_host": "127.0.0.1"})
+    with unit_of_work(session_factory) as session:
+        for i in range(3):
+            enqueue(
+                session,
+                key=f"backlog:{i}",
+                channel=OutboxChannel.email,
+                recipient=f"customer{i}@example.com",
+                kind="load",
+                subject="Update",
+                body="On its way.",
+                now=clock.now(),
+                settings=one_at_a_time,
+            )
+    sender = MemorySender()
+    # A spent budget: the batch in hand is finished, no next one is started; the next sweep
+    # (after the timers) takes the rest.
+    assert (
+        deliver_all(
+            session_factory, senders={"email": sender}, clock=clock, settings=one_at_a_time, budget_s=0
+        )
+        == 1
+    )
+    assert deliver_all(session_factory, senders={"email": sender}, clock=clock, settings=one_at_a_time) == 2
+    assert len(sender.sent) == 3
+
+
+def test_retries_and_failures_are_logged_by_message_id_without_the_customers_address(  # type: ignore[no-untyped-def]
+    api, session_factory, clock, smtp_settings, caplog
+):
+    import logging
+
+    down = smtp_settings.model_copy(update={"smtp_port": free_port(), "delivery_max_attempts": 2})
+    case = api.post("/cases", {"customer": {"emails": ["quiet@example.com"]}, "body": "Hello"}).json()
+    [message] = api.get("/outbox", case_id=case["id"]).json()["items"]
+    caplog.set_level(logging.INFO, logger="ownwell")
+    run_once(session_factory, clock, down)
+    clock.advance(timedelta(hours=1))
+    run_once(session_factory, clock, down)
+
+    said = [r.getMessage() for r in caplog.records if message["id"] in r.getMessage()]
+    assert len(said) == 2 and "will be retried" in said[0] and "failed for good" in said[1]
+    assert not [r for r in caplog.records if "quiet@example.com" in r.getMessage()]

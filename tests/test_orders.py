@@ -398,3 +398,28 @@ def test_a_failure_while_writing_the_shared_counters_redoes_the_events_one_by_on
     assert len(admin.get("/cases", proactive="true").json()["items"]) == 2
     count, kinds = _counted_and_sent(session_factory, shop["sam"]["id"])
     assert count == 2 and kinds.count("proactive_notice") == 2
+
+
+def test_a_batch_cut_off_by_a_database_restart_gets_503_and_stores_nothing(admin, monkeypatch):
+    """Found by the soak: the group write's failure was taken for a bad item, each event was
+    redone on a dead connection, and the batch got 500 with a traceback per step. An outage is
+    not a bad item: the whole batch is answered 503 (send it again), as every other request is."""
+    from sqlalchemy.exc import OperationalError
+
+    from ownwell.orders import ingest
+
+    shop = make_shop(admin)
+    order = make_order(admin, shop)
+
+    def connection_lost(session):
+        raise OperationalError("INSERT INTO order_events ...", {}, Exception("server closed the connection"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ingest, "insert_new", connection_lost)
+        items = [{"order_external_id": "A-1001", **event("shipped", START)}]
+        cut_off = admin.post("/order-events", {"items": items})
+    assert cut_off.status_code == 503, cut_off.text
+    assert cut_off.headers["retry-after"] == "5"
+    assert admin.get(f"/orders/{order['id']}").json()["events"] == []
+    again = admin.post("/order-events", {"items": items}).json()["items"]
+    assert [a["status"] for a in again] == ["accepted"]

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ownwell import __version__
@@ -16,7 +16,7 @@ from ownwell.body_limit import BodySizeLimit
 from ownwell.cases.lane import IntakeLane
 from ownwell.clock import Clock, SystemClock
 from ownwell.config import Settings, get_settings
-from ownwell.db import make_engine, make_session_factory
+from ownwell.db import database_unavailable, make_engine, make_session_factory
 from ownwell.errors import AppError
 from ownwell.keepalive import KeepAliveLimit
 from ownwell.web import templates
@@ -26,12 +26,6 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 # What a client is told to wait after a database outage: a PostgreSQL restart takes seconds.
 RETRY_AFTER_S = 5
-
-
-def database_unavailable(exc: DBAPIError) -> bool:
-    """The database could not be reached or went away mid-request (a restart, a failover, a
-    full connection pool, SQLite's lock wait running out): worth trying again, not a bug."""
-    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -79,7 +73,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _unexpected(request, exc)
         # One line, the cause only: the statement's parameters can hold customers' personal data
         # (the engine hides them too), and an outage would otherwise repeat a traceback a request.
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        # The route's template, not the path: a portal link's path is the customer's key to it.
+        route = getattr(request.scope.get("route"), "path", None) or request.url.path
+        if request.url.path.startswith(API_PREFIX) and not route.startswith(API_PREFIX):
+            route = API_PREFIX + route  # FastAPI keeps the route as declared, without the prefix
+        log.error("database unavailable on %s %s: %s", request.method, route, exc.orig)
         retry = {"Retry-After": str(RETRY_AFTER_S)}
         message = "the database is not reachable right now; nothing was stored, try again shortly"
         if not request.url.path.startswith(API_PREFIX):

@@ -33,6 +33,8 @@ log = logging.getLogger("ownwell")
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: a line per webhook message, and the soak's logs grew by it.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _fail(message: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import (
     MANYTOONE,
     DeclarativeBase,
@@ -46,6 +47,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # left in free pages or free space inside pages (customers/erasure.py).
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or went away mid-transaction (a restart, a failover, a
+    full connection pool, SQLite's lock wait running out): worth trying again, not a bug."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

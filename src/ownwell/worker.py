@@ -15,7 +15,7 @@ from ownwell.clock import Clock
 from ownwell.commitments import jobs as commitment_jobs
 from ownwell.config import Settings
 from ownwell.customers.jobs import erase_inactive
-from ownwell.db import unit_of_work
+from ownwell.db import database_unavailable, unit_of_work
 from ownwell.feedback.jobs import send_check_ins
 from ownwell.incidents.jobs import fan_out_pending
 from ownwell.insights.jobs import remind_prevention
@@ -53,19 +53,34 @@ JOBS: list[tuple[str, Job]] = [
 ]
 
 
-def run_jobs(factory: sessionmaker[Session], clock: Clock, settings: Settings) -> dict[str, int]:
-    """Run every job once at the clock's current time; returns how many rows each handled."""
-    done: dict[str, int] = {}
+def _database_down(step: str, exc: Exception) -> None:
+    # One line with the cause: a restart would otherwise print a traceback per job per sweep.
+    log.error("%s: database unavailable, the next sweep will try again: %s", step, getattr(exc, "orig", exc))
+
+
+def _run_jobs(
+    factory: sessionmaker[Session], clock: Clock, settings: Settings
+) -> tuple[dict[str, int], bool]:
+    """Every job once; and whether the database was unreachable (then the rest are left for
+    the next sweep: they would only fail the same way)."""
+    done: dict[str, int] = {name: 0 for name, _ in JOBS}
     for name, job in JOBS:
         try:
             with unit_of_work(factory) as session:
                 done[name] = job(session, now=clock.now(), settings=settings)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                _database_down(f"job {name}", exc)
+                return done, True
             log.exception("job %s failed; the next sweep will try again", name)
-            done[name] = 0
         if done[name]:
             log.info("job %s handled %d row(s)", name, done[name])
-    return done
+    return done, False
+
+
+def run_jobs(factory: sessionmaker[Session], clock: Clock, settings: Settings) -> dict[str, int]:
+    """Run every job once at the clock's current time; returns how many rows each handled."""
+    return _run_jobs(factory, clock, settings)[0]
 
 
 def run_once(
@@ -74,22 +89,32 @@ def run_once(
     settings: Settings,
     senders: Mapping[str, Sender] | None = None,
 ) -> dict[str, int]:
-    done = run_jobs(factory, clock, settings)
+    done, down = _run_jobs(factory, clock, settings)
+    done["notifications.deliver"] = 0
+    if down:
+        return done
     try:
         done["notifications.deliver"] = deliver_all(
             factory,
             senders=senders if senders is not None else senders_for(settings, clock=clock),
             clock=clock,
             settings=settings,
+            # Timers wait while delivery runs: hand back to them after one interval.
+            budget_s=settings.worker_interval_s,
         )
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            _database_down("delivery", exc)
+            return done
         log.exception("delivery failed; the next sweep will try again")
-        done["notifications.deliver"] = 0
     try:
         with unit_of_work(factory) as session:
             stamp_sweep(session, now=clock.now())
-    except Exception:
-        log.exception("could not record this sweep; /readyz will say the worker is late")
+    except Exception as exc:
+        if database_unavailable(exc):
+            _database_down("recording this sweep", exc)
+        else:
+            log.exception("could not record this sweep; /readyz will say the worker is late")
     return done
 
 

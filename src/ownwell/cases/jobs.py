@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ownwell.cases import repository
 from ownwell.config import Settings
+from ownwell.db import database_unavailable
 from ownwell.notifications.outbox import enqueue_to_staff
 from ownwell.notifications.render import local_time
 
@@ -41,6 +42,8 @@ def remind_updates_due(session: Session, *, now: datetime, settings: Settings, b
                 )
                 case.update_reminded_for = case.next_update_due
             count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not remind about case %s; skipped", case.id)
     return count

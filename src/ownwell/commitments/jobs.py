@@ -11,6 +11,7 @@ from ownwell.cases import repository as case_repository
 from ownwell.commitments import repository, service
 from ownwell.commitments.models import Commitment
 from ownwell.config import Settings
+from ownwell.db import database_unavailable
 from ownwell.notifications.outbox import enqueue_to_staff
 from ownwell.notifications.render import local_time
 from ownwell.staff import repository as staff_repository
@@ -49,7 +50,9 @@ def remind_due_soon(session: Session, *, now: datetime, settings: Settings, batc
                 )
                 commitment.reminded_for = commitment.due_at
             count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not remind about commitment %s; skipped", commitment.id)
     return count
 
@@ -98,6 +101,8 @@ def sweep_broken(
                 if settings is not None:
                     _escalate(session, commitment, now=now, settings=settings)
             count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not mark commitment %s broken; skipped", commitment.id)
     return count

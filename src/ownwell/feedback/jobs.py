@@ -12,6 +12,7 @@ from ownwell.cases import repository as case_repository
 from ownwell.cases.service import tell_customer
 from ownwell.config import Settings
 from ownwell.customers import repository as customer_repository
+from ownwell.db import database_unavailable
 from ownwell.feedback.links import feedback_url
 from ownwell.feedback.models import FollowUp, FollowUpStatus
 from ownwell.notifications import render
@@ -56,6 +57,8 @@ def send_check_ins(session: Session, *, now: datetime, settings: Settings, batch
                 follow_up.status = FollowUpStatus.sent
                 follow_up.sent_at = now
             count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not send check-in %s; skipped", follow_up.id)
     return count

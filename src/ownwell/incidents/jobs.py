@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ownwell.config import Settings
+from ownwell.db import database_unavailable
 from ownwell.incidents import fanout, repository
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ def fan_out_pending(
                     handled += fanout.fan_out(
                         session, update=update, now=now, settings=settings, budget=budget - handled
                     )
-            except Exception:
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise  # the boundary says so in one line; every other row would fail too
                 log.exception("could not fan out incident update %s; the next sweep retries", update.id)
             if handled >= budget:
                 break

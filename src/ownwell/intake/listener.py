@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.clock import Clock
 from ownwell.config import Settings
-from ownwell.db import unit_of_work
+from ownwell.db import database_unavailable, unit_of_work
 from ownwell.intake.service import IntakeResult, receive_email
 
 log = logging.getLogger("ownwell.intake")
@@ -66,8 +66,13 @@ class IntakeHandler:
             result = await loop.run_in_executor(
                 None, self.store, content, list(envelope.rcpt_tos), envelope.mail_from
             )
-        except Exception:
-            log.exception("could not store mail from %r; asked the sender to retry", envelope.mail_from)
+        except Exception as exc:
+            if database_unavailable(exc):
+                # One line, the cause only: an outage would repeat a traceback a message.
+                cause = getattr(exc, "orig", exc)
+                log.error("database unavailable; asked the sender of a mail to retry: %s", cause)
+            else:
+                log.exception("could not store mail from %r; asked the sender to retry", envelope.mail_from)
             return "451 4.3.0 Try again later"
         if result.outcome == "refused":
             return _reply("552 5.3.4", f"Message refused: {result.reason}")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ownwell.cases import repository as case_repository
 from ownwell.config import Settings
+from ownwell.db import database_unavailable
 from ownwell.notifications.outbox import enqueue_to_staff
 from ownwell.notifications.render import local_time
 from ownwell.offers import repository, rules
@@ -53,6 +54,8 @@ def remind_approvals_waiting(session: Session, *, now: datetime, settings: Setti
             with session.begin_nested():
                 _remind(session, offer, now=now, settings=settings)
             count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not remind about offer %s; skipped", offer.id)
     return count

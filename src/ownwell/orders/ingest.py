@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, update
 from sqlalchemy.orm import Session
 
 from ownwell.config import Settings
-from ownwell.db import insert_new, shared_writes
+from ownwell.db import database_unavailable, insert_new, shared_writes
 from ownwell.errors import AppError, InvalidInput, NotFound
 from ownwell.orders import repository, rules, service
 from ownwell.orders.models import Order, OrderEvent, OrderStatus
@@ -83,7 +83,9 @@ def _one_by_one(
     except AppError as exc:
         events[:] = known
         return _rejected(index, exc, exc.field)
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # the boundary says so in one line; every other row would fail too
         events[:] = known
         log.exception("order event %d of a batch (order %s) failed; rejected", index, order.id)
         failed = AppError("this event could not be stored; it was logged; send it again", code="internal")
@@ -207,6 +209,8 @@ def _careful_together(
                 status = ItemStatus.accepted if new else ItemStatus.duplicate
                 outcomes[index] = Outcome(status, event.id, order.id)
     except Exception as exc:
+        if database_unavailable(exc):
+            raise  # the boundary says so in one line; one by one would fail too
         if isinstance(exc, AppError):  # bad input, mostly: the one-by-one pass names the item
             log.info("%d order events that touch cases failed together (%s); one by one now", len(work), exc)
         else:
@@ -247,7 +251,9 @@ def _write_group(
                     for order_id in moved
                 ],
             )
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # the boundary says so in one line; every other row would fail too
         log.exception("writing %d order events together failed; writing them one by one", len(group))
         return False
     for _, event in group:

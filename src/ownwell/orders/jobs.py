@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ownwell.config import Settings
+from ownwell.db import database_unavailable
 from ownwell.orders import repository, trouble
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ def sweep_late(session: Session, *, now: datetime, settings: Settings, batch: in
                 events = repository.events_of(session, [order.id])[order.id]
                 if trouble.detect(session, order=order, events=events, now=now, settings=settings):
                     count += 1
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                raise  # the boundary says so in one line; every other row would fail too
             log.exception("could not take on late order %s; skipped", order.id)
     return count
