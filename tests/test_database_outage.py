@@ -129,6 +129,7 @@ def test_a_worker_sweep_while_the_database_is_unreachable_logs_one_line(settings
 
 def test_mail_arriving_while_the_database_is_unreachable_gets_451_and_one_line(settings, clock, caplog):  # type: ignore[no-untyped-def]
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     from ownwell.intake.listener import IntakeHandler
@@ -140,7 +141,9 @@ def test_mail_arriving_while_the_database_is_unreachable_gets_451_and_one_line(s
         original_content=mail, content=mail, rcpt_tos=["care@acme.test"], mail_from="rita@example.com"
     )
     caplog.set_level(logging.ERROR, logger="ownwell")
-    answer = asyncio.run(handler.handle_DATA(None, None, envelope))
+    # Its own thread and event loop: a browser test's Playwright may hold this thread's loop.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        answer = thread.submit(asyncio.run, handler.handle_DATA(None, None, envelope)).result()
 
     assert answer.startswith("451")
     [line] = caplog.records
