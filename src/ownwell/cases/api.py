@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -143,9 +143,7 @@ def once(
     return out
 
 
-@router.get("/cases", response_model=Page[CaseOut])
-def list_cases(
-    ctx: ApiContext,
+def case_filter(
     owner_id: IdQuery = None,
     status: CaseStatus | None = None,
     customer_id: IdQuery = None,
@@ -154,10 +152,9 @@ def list_cases(
     proactive: bool | None = None,
     order_id: IdQuery = None,
     recurring_issue_id: IdQuery = None,
-    limit: int = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-) -> Page[CaseOut]:
-    flt = CaseFilter(
+) -> CaseFilter:
+    """The filters of `GET /cases`, shared with its CSV export (`cases.export`)."""
+    return CaseFilter(
         owner_id=owner_id,
         status=status,
         customer_id=customer_id,
@@ -167,6 +164,18 @@ def list_cases(
         order_id=order_id,
         recurring_issue_id=recurring_issue_id,
     )
+
+
+Filters = Annotated[CaseFilter, Depends(case_filter)]
+
+
+@router.get("/cases", response_model=Page[CaseOut])
+def list_cases(
+    ctx: ApiContext,
+    flt: Filters,
+    limit: int = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[CaseOut]:
     rows = repository.list_page(ctx.session, flt, limit=limit, cursor=cursor)
     items = list(rows[:limit])
     next_cursor = encode_cursor(items[-1].id) if len(rows) > limit and items else None

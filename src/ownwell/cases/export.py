@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from ownwell.cases import repository
-from ownwell.cases.models import ACTIVE_STATUSES, CaseKind, CaseStatus
+from ownwell.cases.api import Filters
+from ownwell.cases.models import ACTIVE_STATUSES
 from ownwell.cases.repository import CaseFilter
 from ownwell.db import unit_of_work
 from ownwell.deps import ApiContext
@@ -49,32 +50,6 @@ COLUMNS = (
     "recurring_issue_id",
     "updated_at",
 )
-
-
-def case_filter(
-    owner_id: IdQuery = None,
-    status: CaseStatus | None = None,
-    customer_id: IdQuery = None,
-    caused_by_department_id: IdQuery = None,
-    kind: CaseKind | None = None,
-    proactive: bool | None = None,
-    order_id: IdQuery = None,
-    recurring_issue_id: IdQuery = None,
-) -> CaseFilter:
-    """The filters of `GET /cases` (tests/test_exports.py holds the two lists equal)."""
-    return CaseFilter(
-        owner_id=owner_id,
-        status=status,
-        customer_id=customer_id,
-        caused_by_department_id=caused_by_department_id,
-        kind=kind,
-        proactive=proactive,
-        order_id=order_id,
-        recurring_issue_id=recurring_issue_id,
-    )
-
-
-Filters = Annotated[CaseFilter, Depends(case_filter)]
 
 
 def case_rows(
